@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""CDK entry point: read the config from cdk.json context, build the five stacks, and run cdk-nag on them."""
+
+import sys
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.application import build_app
+from stacks.config import ConfigError, MysfitsConfig
+
+
+def main() -> int:
+    app = cdk.App()
+    try:
+        config = MysfitsConfig.from_context(app.node.try_get_context)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    build_app(app, config)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Load the real Lambda handler from `lambda/recommendations` (a path Python cannot import by name)."""
+
+import importlib.util
+import sys
+from types import ModuleType
+
+from mysfits import PROJECT_ROOT
+
+HANDLER_PATH = PROJECT_ROOT / "lambda" / "recommendations" / "handler.py"
+MODULE_NAME = "recommendations_handler"
+
+
+def load_recommendations_handler() -> ModuleType:
+    """Import the handler once per process, exactly as Lambda would: its boto3 client is built at import.
+
+    Set ENDPOINT_NAME, the region and (locally) AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME before the first call.
+    """
+    if MODULE_NAME in sys.modules:
+        return sys.modules[MODULE_NAME]
+    spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[MODULE_NAME] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[MODULE_NAME]
+        raise
+    return module

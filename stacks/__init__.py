@@ -1,0 +1,1 @@
+"""The Mysfits recommendations CDK app: five stacks composed by `build_app`."""

@@ -1,0 +1,133 @@
+"""The app's one configuration object, read once from `cdk.json` context in `app.py` (and in the tests)."""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from aws_cdk import aws_logs as logs
+
+CONTEXT_PREFIX = "mysfits:"
+
+# CloudWatch Logs accepts only these retention periods; the numbers keep cdk.json readable.
+RETENTION_BY_DAYS = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+# SageMaker resource names: alphanumerics and hyphens, at most 63 characters.
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+CODECOMMIT_NAME = re.compile(r"^[\w.-]{1,100}$")
+
+
+class ConfigError(ValueError):
+    """A context value in cdk.json (or `-c key=value`) that the app cannot use; the message names the key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MysfitsConfig:
+    """Everything the stacks may vary on. Built once; stacks never read env vars or context themselves."""
+
+    endpoint_name: str = "mysfits-recommender"
+    sagemaker_name_prefix: str = "mysfits-"
+    notebook_instance_type: str = "ml.t3.medium"
+    notebook_idle_minutes: int = 60
+    api_throttle_rate_limit: float = 50.0
+    api_throttle_burst_limit: int = 100
+    log_retention_days: int = 30
+    create_repository: bool = True
+    repository_name: str = "mysfits-recommendations"
+
+    def __post_init__(self) -> None:
+        if not SAGEMAKER_NAME.match(self.endpoint_name):
+            raise ConfigError(
+                f"{CONTEXT_PREFIX}endpointName {self.endpoint_name!r} is not a valid SageMaker endpoint name "
+                "(letters, digits and hyphens, at most 63 characters)"
+            )
+        if not self.endpoint_name.lower().startswith(self.sagemaker_name_prefix.lower()):
+            raise ConfigError(
+                f"{CONTEXT_PREFIX}endpointName {self.endpoint_name!r} must start with "
+                f"{CONTEXT_PREFIX}sagemakerNamePrefix {self.sagemaker_name_prefix!r}: the notebook role may only "
+                "manage SageMaker resources under that prefix"
+            )
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}-", self.sagemaker_name_prefix):
+            raise ConfigError(
+                f"{CONTEXT_PREFIX}sagemakerNamePrefix {self.sagemaker_name_prefix!r} must be lower-case "
+                "letters, digits and hyphens ending in '-', at most 32 characters"
+            )
+        if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", self.notebook_instance_type):
+            raise ConfigError(
+                f"{CONTEXT_PREFIX}notebookInstanceType {self.notebook_instance_type!r} is not a SageMaker "
+                "instance type such as 'ml.t3.medium'"
+            )
+        if not 5 <= self.notebook_idle_minutes <= 24 * 60:
+            raise ConfigError(f"{CONTEXT_PREFIX}notebookIdleMinutes must be between 5 and 1440")
+        if not 0 < self.api_throttle_rate_limit <= 10_000:
+            raise ConfigError(f"{CONTEXT_PREFIX}apiThrottleRateLimit must be in (0, 10000] requests per second")
+        if not 1 <= self.api_throttle_burst_limit <= 5_000:
+            raise ConfigError(f"{CONTEXT_PREFIX}apiThrottleBurstLimit must be between 1 and 5000")
+        if self.log_retention_days not in RETENTION_BY_DAYS:
+            raise ConfigError(
+                f"{CONTEXT_PREFIX}logRetentionDays must be one of {sorted(RETENTION_BY_DAYS)}, "
+                f"got {self.log_retention_days}"
+            )
+        if not CODECOMMIT_NAME.match(self.repository_name) or self.repository_name.endswith(".git"):
+            raise ConfigError(f"{CONTEXT_PREFIX}repositoryName {self.repository_name!r} is not a valid name")
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return RETENTION_BY_DAYS[self.log_retention_days]
+
+    @property
+    def notebook_instance_name(self) -> str:
+        return f"{self.sagemaker_name_prefix}notebook"
+
+    @classmethod
+    def from_context(cls, try_get_context: Callable[[str], Any]) -> "MysfitsConfig":
+        """Read `mysfits:<camelCaseName>` keys; CLI `-c` values arrive as strings, so coerce by field type."""
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            key = CONTEXT_PREFIX + _camel_case(field.name)
+            raw = try_get_context(key)
+            if raw is not None:
+                values[field.name] = _coerce(key, raw, field.type)
+        return cls(**values)
+
+
+def _camel_case(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _coerce(key: str, raw: Any, kind: Any) -> Any:
+    kind_name = kind if isinstance(kind, str) else kind.__name__
+    if kind_name == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "false"):
+            return str(raw).lower() == "true"
+        raise ConfigError(f"{key} must be true or false, got {raw!r}")
+    if kind_name in ("int", "float"):
+        number_type = int if kind_name == "int" else float
+        if isinstance(raw, bool):
+            raise ConfigError(f"{key} must be a number, got {raw!r}")
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+        if number_type is int and not number.is_integer():
+            raise ConfigError(f"{key} must be a whole number, got {raw!r}")
+        return number_type(number)
+    if not isinstance(raw, str) or not raw:
+        raise ConfigError(f"{key} must be a non-empty string, got {raw!r}")
+    return raw

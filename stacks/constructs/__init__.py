@@ -1,0 +1,1 @@
+"""Constructs that build the resources; the stacks only compose them."""

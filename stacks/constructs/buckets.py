@@ -1,0 +1,65 @@
+"""S3 buckets with the defaults AWS Solutions Constructs apply: private, encrypted, TLS-only, logged."""
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+ACCESS_LOG_EXPIRY = Duration.days(90)
+
+
+class AccessLogsBucket(s3.Bucket):
+    """Receives S3 server access logs (and CloudFront standard logs, which still need ACLs)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, allow_cloudfront_logs: bool = False) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=False,
+            object_ownership=(
+                s3.ObjectOwnership.BUCKET_OWNER_PREFERRED
+                if allow_cloudfront_logs
+                else s3.ObjectOwnership.BUCKET_OWNER_ENFORCED
+            ),
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=ACCESS_LOG_EXPIRY)],
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+        Validations.of(self).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="This is the access-log bucket itself; logging it into itself would loop and logging it "
+                "elsewhere needs yet another bucket. Its objects expire after 90 days.",
+            )
+        )
+
+
+class PrivateBucket(s3.Bucket):
+    """A private data bucket whose server access logs go to `access_logs` under `access_logs_prefix`.
+
+    DESTROY + auto-delete because everything in these buckets is rebuilt by a deploy or the notebook,
+    and `cdk destroy` must leave nothing behind.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        access_logs: s3.IBucket,
+        access_logs_prefix: str,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix=access_logs_prefix,
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )

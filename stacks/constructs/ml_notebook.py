@@ -1,0 +1,287 @@
+"""The SageMaker notebook: encrypted volume, idle auto-stop, the project cloned in, and a least-privilege role."""
+
+import json
+from pathlib import Path
+
+from aws_cdk import (
+    Acknowledgment,
+    ArnFormat,
+    Aws,
+    CfnMapping,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_codecommit as codecommit
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LIFECYCLE_DIR = Path(__file__).resolve().parent / "notebook_lifecycle"
+KNN_REGISTRIES_PATH = PROJECT_ROOT / "mysfits" / "knn_image_registries.json"
+PLATFORM_IDENTIFIER = "notebook-al2023-v1"
+KNN_REPOSITORY = "knn"
+# SageMaker refuses lifecycle scripts whose base64 form exceeds this many characters.
+LIFECYCLE_CONTENT_LIMIT = 16384
+
+
+def render_on_start_script(values: dict[str, str]) -> str:
+    """The on-start script with the autostop program and the stack's values filled in (values may be tokens)."""
+    script = (LIFECYCLE_DIR / "on_start.sh").read_text(encoding="utf-8")
+    script = script.replace("@@AUTOSTOP_PY@@", (LIFECYCLE_DIR / "autostop.py").read_text(encoding="utf-8").rstrip())
+    for name, value in values.items():
+        script = script.replace(f"@@{name}@@", value)
+    return script
+
+
+class MlNotebook(Construct):
+    """Everything the k-NN notebook needs to train and deploy `endpoint_name`, and nothing else."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        instance_name: str,
+        instance_type: str,
+        idle_minutes: int,
+        name_prefix: str,
+        endpoint_name: str,
+        repository: codecommit.IRepository | None,
+        access_logs: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self._name_prefix = name_prefix
+        self._artifacts_bucket = artifacts_bucket
+
+        self.volume_key = kms.Key(
+            self,
+            "VolumeKey",
+            description="Encrypts the Mysfits notebook instance's storage volume",
+            enable_key_rotation=True,
+            pending_window=Duration.days(7),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Mysfits notebook, training jobs and endpoints: only {name_prefix}* SageMaker resources",
+        )
+        self._grant_sagemaker(stack, name_prefix, instance_name)
+        self._grant_artifacts(artifacts_bucket)
+        self._grant_knn_image(stack)
+        self._grant_logs_and_metrics(stack)
+        if repository is not None:
+            repository.grant_pull(self.role)
+
+        on_start = render_on_start_script(
+            {
+                "IDLE_MINUTES": str(idle_minutes),
+                "NOTEBOOK_NAME": instance_name,
+                "REGION": Aws.REGION,
+                "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
+                "ROLE_ARN": self.role.role_arn,
+                "ENDPOINT_NAME": endpoint_name,
+                "NAME_PREFIX": name_prefix,
+            }
+        )
+        self.lifecycle = sagemaker.CfnNotebookInstanceLifecycleConfig(
+            self,
+            "Lifecycle",
+            notebook_instance_lifecycle_config_name=f"{instance_name}-autostop",
+            on_start=[
+                sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
+                    content=Fn.base64(on_start)
+                )
+            ],
+        )
+        self.instance = sagemaker.CfnNotebookInstance(
+            self,
+            "Instance",
+            notebook_instance_name=instance_name,
+            instance_type=instance_type,
+            platform_identifier=PLATFORM_IDENTIFIER,
+            role_arn=self.role.role_arn,
+            root_access="Disabled",
+            kms_key_id=self.volume_key.key_id,
+            volume_size_in_gb=10,
+            direct_internet_access="Enabled",
+            lifecycle_config_name=self.lifecycle.attr_notebook_instance_lifecycle_config_name,
+            default_code_repository=repository.repository_clone_url_http if repository else None,
+        )
+        # The instance clones the repository with the role at creation, so the policy must exist first.
+        self.instance.node.add_dependency(self.role)
+        self._acknowledge(repository)
+
+    def _grant_sagemaker(self, stack: Stack, prefix: str, instance_name: str) -> None:
+        def arns(resource: str) -> list[str]:
+            return [stack.format_arn(service="sagemaker", resource=resource, resource_name=f"{prefix}*")]
+
+        statements = {
+            "TrainingJobs": (
+                ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
+                arns("training-job"),
+            ),
+            "Models": (
+                ["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel"],
+                arns("model"),
+            ),
+            "EndpointConfigs": (
+                [
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:DeleteEndpointConfig",
+                ],
+                arns("endpoint-config"),
+            ),
+            "Endpoints": (
+                [
+                    "sagemaker:CreateEndpoint",
+                    "sagemaker:UpdateEndpoint",
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:DeleteEndpoint",
+                    "sagemaker:InvokeEndpoint",
+                ],
+                arns("endpoint"),
+            ),
+            "StopOwnNotebookWhenIdle": (
+                ["sagemaker:StopNotebookInstance", "sagemaker:DescribeNotebookInstance"],
+                [stack.format_arn(service="sagemaker", resource="notebook-instance", resource_name=instance_name)],
+            ),
+        }
+        for sid, (actions, resources) in statements.items():
+            self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        # Training jobs and models run as this same role, so it may hand itself, and only itself, to SageMaker.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassOwnRoleToSageMaker",
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+
+    def _grant_artifacts(self, bucket: s3.IBucket) -> None:
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListArtifacts",
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[bucket.bucket_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadWriteArtifacts",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
+
+    def _grant_knn_image(self, stack: Stack) -> None:
+        registries = json.loads(KNN_REGISTRIES_PATH.read_text(encoding="utf-8"))
+        mapping = CfnMapping(
+            self,
+            "KnnImageRegistry",
+            mapping={region: {"account": account} for region, account in sorted(registries.items())},
+        )
+        knn_repository_arn = stack.format_arn(
+            service="ecr",
+            account=mapping.find_in_map(Aws.REGION, "account"),
+            resource="repository",
+            resource_name=KNN_REPOSITORY,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PullKnnImage",
+                actions=[
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
+                resources=[knn_repository_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
+
+    def _grant_logs_and_metrics(self, stack: Stack) -> None:
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SageMakerLogs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                    "logs:GetLogEvents",
+                ],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/sagemaker/*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SageMakerMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
+            )
+        )
+
+    def _acknowledge(self, repository: codecommit.IRepository | None) -> None:
+        no_vpc = (
+            "The notebook runs without a VPC so it can reach the SageMaker, S3 and CodeCommit APIs without a NAT "
+            "gateway or interface endpoints (about $30+/month idle); it holds only synthetic data, root access "
+            "is disabled and the volume is KMS-encrypted."
+        )
+        Validations.of(self.instance).acknowledge(
+            Acknowledgment(id="AwsSolutions-SM1", reason=no_vpc),
+            Acknowledgment(id="AwsSolutions-SM3", reason=no_vpc),
+        )
+        prefix_reason = (
+            "Each training run creates new names (mysfits-knn-<timestamp>), so the prefix is the narrowest scope "
+            "that allows a new run while excluding every other SageMaker resource in the account."
+        )
+        arn_head = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
+        bucket_id = Stack.of(self).get_logical_id(self._artifacts_bucket.node.default_child)
+        Validations.of(self.role).acknowledge(
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{arn_head}:{kind}/{self._name_prefix}*]",
+                    reason=prefix_reason,
+                )
+                for kind in ("training-job", "model", "endpoint-config", "endpoint")
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
+                reason="Training data, model artifacts and job outputs are objects created at run time, all inside "
+                "this stack's own artifacts bucket; no other bucket is reachable.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ecr:GetAuthorizationToken has no resource-level permissions (image pulls are scoped to the "
+                "regional knn repository), and cloudwatch:PutMetricData has none either; it is limited by a "
+                "condition to SageMaker's metric namespaces.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                "log-group:/aws/sagemaker/*]",
+                reason="SageMaker names the log groups itself (/aws/sagemaker/TrainingJobs, /Endpoints/<name>, "
+                "/NotebookInstances); the grant is limited to SageMaker's log-group namespace.",
+            ),
+        )

@@ -1,0 +1,87 @@
+"""The recommendation Lambda: the real handler, its own log group, and a role that can do one thing."""
+
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "recommendations"
+# API Gateway gives up after 29 s; the handler's own botocore budget (timeouts x attempts) stays below this.
+FUNCTION_TIMEOUT = Duration.seconds(10)
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".DS_Store"]
+
+
+class RecommendationFunction(Construct):
+    """Python 3.14 on arm64 with JSON logs and X-Ray; may invoke exactly one SageMaker endpoint."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # SageMaker lower-cases endpoint ARNs, so a mixed-case name must be lower-cased to match.
+        self.endpoint_arn = stack.format_arn(
+            service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
+        )
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Recommendation Lambda: write its own logs and invoke the one recommender endpoint",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="InvokeRecommenderEndpoint",
+                actions=["sagemaker:InvokeEndpoint"],
+                resources=[self.endpoint_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Recommends a Mysfit from five questionnaire answers through the SageMaker k-NN endpoint",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=ASSET_EXCLUDES),
+            memory_size=256,
+            timeout=FUNCTION_TIMEOUT,
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={"ENDPOINT_NAME": endpoint_name},
+        )
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="Added by Lambda active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
+                "have no resource-level permissions, so X-Ray requires Resource '*'.",
+            )
+        )

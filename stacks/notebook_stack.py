@@ -1,0 +1,50 @@
+"""Notebook stack: the SageMaker notebook instance, its role, and the bucket for training data and models."""
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_codecommit as codecommit
+from constructs import Construct
+
+from stacks.config import MysfitsConfig
+from stacks.constructs.buckets import AccessLogsBucket, PrivateBucket
+from stacks.constructs.ml_notebook import MlNotebook
+
+
+class NotebookStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: MysfitsConfig,
+        repository: codecommit.IRepository | None,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        access_logs = AccessLogsBucket(self, "AccessLogs")
+        self.artifacts_bucket = PrivateBucket(
+            self, "Artifacts", access_logs=access_logs, access_logs_prefix="artifacts/"
+        )
+        self.notebook = MlNotebook(
+            self,
+            "Notebook",
+            instance_name=config.notebook_instance_name,
+            instance_type=config.notebook_instance_type,
+            idle_minutes=config.notebook_idle_minutes,
+            name_prefix=config.sagemaker_name_prefix,
+            endpoint_name=config.endpoint_name,
+            repository=repository,
+            access_logs=access_logs,
+            artifacts_bucket=self.artifacts_bucket,
+        )
+
+        CfnOutput(self, "NotebookName", value=self.notebook.instance.attr_notebook_instance_name)
+        CfnOutput(
+            self,
+            "NotebookUrl",
+            value=f"https://{self.region}.console.aws.amazon.com/sagemaker/home?region={self.region}"
+            f"#/notebook-instances/openNotebook/{config.notebook_instance_name}?view=lab",
+            description="Opens JupyterLab on the notebook instance (through the console sign-in)",
+        )
+        CfnOutput(self, "ArtifactsBucketName", value=self.artifacts_bucket.bucket_name)
+        CfnOutput(self, "NotebookRoleArn", value=self.notebook.role.role_arn)
+        CfnOutput(self, "EndpointName", value=config.endpoint_name, description="The endpoint the notebook deploys")
