@@ -1,0 +1,70 @@
+"""Synthesizing the app for tests through the same `build_app` that `app.py` calls."""
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# jsii warns about Node 20 on every import; the Makefile sets these too, for direct pytest runs.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+# The real Lambda handler builds its boto3 client at import: give it a region and inert credentials, never IMDS.
+for name, value in {
+    "ENDPOINT_NAME": "mysfits-recommender",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}.items():
+    os.environ.setdefault(name, value)
+
+import aws_cdk as cdk
+
+from stacks.application import MysfitsStacks, build_app
+from stacks.config import MysfitsConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """`cdk.App()` under pytest does not read cdk.json, so the tests pass its context in explicitly."""
+    return json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+
+
+@dataclass(frozen=True)
+class SynthesizedApp:
+    app: cdk.App
+    config: MysfitsConfig
+    stacks: MysfitsStacks
+    assembly: cdk.cx_api.CloudAssembly
+    templates: dict[str, dict[str, Any]]
+
+    def resources(self, stack_name: str, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.templates[stack_name]["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    def asset_dirs(self, stack_name: str) -> list[Path]:
+        """The staged source folders of a stack's file assets, from its asset manifest."""
+        manifest = json.loads((Path(self.assembly.directory) / f"{stack_name}.assets.json").read_text())
+        folders = [Path(self.assembly.directory) / asset["source"]["path"] for asset in manifest["files"].values()]
+        return [folder for folder in folders if folder.is_dir()]
+
+    def all_resources(self, resource_type: str) -> dict[tuple[str, str], dict[str, Any]]:
+        return {
+            (stack_name, logical_id): resource
+            for stack_name in self.templates
+            for logical_id, resource in self.resources(stack_name, resource_type).items()
+        }
+
+
+def synthesize(context: dict[str, Any], outdir: Path) -> SynthesizedApp:
+    app = cdk.App(context=context, outdir=str(outdir))
+    config = MysfitsConfig.from_context(app.node.try_get_context)
+    stacks = build_app(app, config)
+    assembly = app.synth()
+    templates = {stack.stack_name: stack.template for stack in assembly.stacks}
+    return SynthesizedApp(app, config, stacks, assembly, templates)

@@ -1,0 +1,84 @@
+"""The config object: cdk.json defaults, CLI-string coercion, clear errors for unusable values."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from stacks.config import ConfigError, MysfitsConfig
+from tests.cdk_support import PROJECT_ROOT, cdk_json_context
+
+
+def from_mapping(values: dict) -> MysfitsConfig:
+    return MysfitsConfig.from_context(values.get)
+
+
+def test_cdk_json_context_gives_the_documented_defaults():
+    config = from_mapping(cdk_json_context())
+    assert config == MysfitsConfig()
+    assert config.endpoint_name == "mysfits-recommender"
+    assert config.notebook_instance_type == "ml.t3.medium"
+    assert config.notebook_idle_minutes == 60
+    assert config.create_repository is True
+
+
+def test_cli_context_strings_are_coerced():
+    config = from_mapping(
+        {
+            "mysfits:notebookIdleMinutes": "45",
+            "mysfits:createRepository": "false",
+            "mysfits:apiThrottleRateLimit": "12.5",
+        }
+    )
+    assert config.notebook_idle_minutes == 45
+    assert config.create_repository is False
+    assert config.api_throttle_rate_limit == 12.5
+
+
+def test_config_is_frozen():
+    with pytest.raises(AttributeError):
+        MysfitsConfig().endpoint_name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("mysfits:notebookIdleMinutes", "soon", "mysfits:notebookIdleMinutes must be a number"),
+        ("mysfits:notebookIdleMinutes", 2, "between 5 and 1440"),
+        ("mysfits:notebookIdleMinutes", 7.5, "whole number"),
+        ("mysfits:createRepository", "yes", "must be true or false"),
+        ("mysfits:logRetentionDays", 31, "logRetentionDays must be one of"),
+        ("mysfits:endpointName", "other-endpoint", "must start with"),
+        ("mysfits:endpointName", "mysfits_bad name", "not a valid SageMaker endpoint name"),
+        ("mysfits:notebookInstanceType", "t3.medium", "not a SageMaker instance type"),
+        ("mysfits:apiThrottleBurstLimit", 0, "between 1 and 5000"),
+        ("mysfits:repositoryName", "bad name!", "not a valid name"),
+    ],
+)
+def test_unusable_values_are_refused_with_the_key_named(key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        from_mapping({key: value})
+
+
+def test_app_exits_with_a_clear_error_and_no_traceback(tmp_path):
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": '{"mysfits:notebookIdleMinutes": "soon"}',
+        "CDK_OUTDIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: mysfits:notebookIdleMinutes must be a number, got 'soon'"
+
+
+def test_without_the_repository_the_notebook_clones_nothing(tmp_path):
+    from tests.cdk_support import synthesize
+
+    result = synthesize({**cdk_json_context(), "mysfits:createRepository": False}, tmp_path)
+    assert "MysfitsRepository" not in result.templates
+    notebook = next(iter(result.resources("MysfitsNotebook", "AWS::SageMaker::NotebookInstance").values()))
+    assert "DefaultCodeRepository" not in notebook["Properties"]
+    assert "codecommit" not in str(result.templates["MysfitsNotebook"])
