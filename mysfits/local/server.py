@@ -1,0 +1,481 @@
+"""`python -m mysfits serve`: the whole product on one machine.
+
+Two stdlib threading HTTP servers in one process, both on 127.0.0.1:
+
+* the **website + API** server (``--port``, default 8080 or ``$PORT``): ``GET /`` and the files of
+  ``web/`` (what S3 + CloudFront serve on AWS, with the same Content-Security-Policy), ``GET
+  /mysfits.json`` (the catalog, ``lambda/recommendations/mysfits.json``, deployed at that path on AWS),
+  and ``POST /recommendations`` → an API Gateway REST proxy event (payload 1.0) → the REAL Lambda
+  handler (``lambda/recommendations/handler.py``) → its status, headers and body;
+* the **SageMaker endpoint stand-in** (``--endpoint-port``, a free port by default): ``POST
+  /endpoints/{name}/invocations`` (see ``mysfits.local.endpoint``). The handler's boto3 client reaches
+  it through ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``, exactly like the real service.
+
+``start_local_product(...)`` starts the same thing programmatically (tests, benchmarks) and returns a
+``LocalProduct`` handle (``.url``, ``.endpoint_url``, ``.undeploy_endpoint()``, ``.stop()``, a context
+manager). ``--endpoint-down`` / ``endpoint_deployed=False`` start with the endpoint not deployed: the
+endpoint then answers like AWS does for a deleted endpoint and the API answers 503.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+from mysfits import CATALOG_PATH, DEFAULT_MODEL_DIR, PROJECT_ROOT
+from mysfits.local.apigw import (
+    INTERNAL_ERROR,
+    LambdaContext,
+    build_proxy_event,
+    json_error,
+    proxy_response,
+)
+from mysfits.local.endpoint import DEFAULT_REGION, LocalEndpoint
+from mysfits.local.httpbase import BodyError, LocalHTTPServer, QuietHandler
+
+WEB_ROOT = PROJECT_ROOT / "web"
+DEFAULT_PORT = 8080
+DEFAULT_ENDPOINT_NAME = "mysfits-recommender"
+API_PATH = "/recommendations"
+MAX_API_BODY_BYTES = 64 * 1024
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+    ".webmanifest": "application/manifest+json",
+    ".woff2": "font/woff2",
+}
+
+
+class PortInUseError(OSError):
+    """The requested port is taken; ``str()`` is a one-line explanation."""
+
+
+# --- the Lambda handler ----------------------------------------------------------------------------
+_HANDLER_LOCK = threading.Lock()
+
+
+def _load_handler(env: dict[str, str]) -> ModuleType:
+    """Import the real handler as a fresh Lambda execution environment bound to ``env``.
+
+    Its boto3 client is built at import from the environment, so each local product gets its own module
+    instance; whatever ``sys.modules`` held before (another product's, a test's) is put back afterwards.
+    """
+    from mysfits import lambda_handler
+
+    with _HANDLER_LOCK:
+        previous = sys.modules.pop(lambda_handler.MODULE_NAME, None)
+        try:
+            os.environ.update(env)
+            return lambda_handler.load_recommendations_handler()
+        finally:
+            if previous is not None:
+                sys.modules[lambda_handler.MODULE_NAME] = previous
+            else:
+                sys.modules.pop(lambda_handler.MODULE_NAME, None)
+
+
+# --- the website + API server ----------------------------------------------------------------------
+class _WebHandler(QuietHandler):
+    """Website (static files) + ``POST /recommendations`` (API Gateway → Lambda)."""
+
+    product: LocalProduct  # set on the per-product subclass
+
+    def do_GET(self) -> None:
+        self._serve(head_only=False)
+
+    def do_HEAD(self) -> None:
+        self._serve(head_only=True)
+
+    def do_POST(self) -> None:
+        self._serve(head_only=False)
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
+
+    def _serve(self, *, head_only: bool) -> None:
+        started = time.perf_counter()
+        try:
+            status = self._route(head_only)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+            return
+        self.log_line(status, (time.perf_counter() - started) * 1000, "")
+
+    def _reply(self, response: tuple[int, dict[str, str], bytes], *, head_only: bool = False) -> int:
+        status, headers, body = response
+        self.send_bytes(status, body, {**SECURITY_HEADERS, **headers}, head_only=head_only)
+        return status
+
+    def _route(self, head_only: bool) -> int:
+        path = self.path.split("?", 1)[0].split("#", 1)[0]
+        if path == API_PATH:
+            if self.command != "POST":
+                self._discard_body()
+                status, headers, body = json_error(405, f"Method {self.command} is not allowed on {API_PATH}")
+                return self._reply((status, {**headers, "Allow": "POST"}, body), head_only=head_only)
+            return self._recommend()
+        file_path = resolve_static(self.product.web_root, path)
+        if self.command not in ("GET", "HEAD"):
+            self._discard_body()
+            if file_path is None:
+                return self._reply(json_error(404, "Not Found"))
+            status, headers, body = json_error(405, f"Method {self.command} is not allowed on {path}")
+            return self._reply((status, {**headers, "Allow": "GET, HEAD"}, body))
+        if file_path is None:
+            return self._reply(json_error(404, "Not Found"), head_only=head_only)
+        try:
+            content = file_path.read_bytes()
+        except OSError:
+            return self._reply(json_error(404, "Not Found"), head_only=head_only)
+        content_type = CONTENT_TYPES.get(file_path.suffix.lower(), "application/octet-stream")
+        headers = {"Content-Type": content_type, "Cache-Control": "no-cache"}
+        return self._reply((200, headers, content), head_only=head_only)
+
+    def _discard_body(self) -> None:
+        if self.headers.get("Content-Length") not in (None, "0") or self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # don't read what we won't use; don't reuse the connection either
+
+    def _recommend(self) -> int:
+        product = self.product
+        try:
+            body = self.read_body(MAX_API_BODY_BYTES)
+        except BodyError as exc:
+            return self._reply(json_error(exc.status, exc.message))
+        request_id = str(uuid.uuid4())
+        host_header = self.headers.get("Host") or f"{product.host}:{product.port}"
+        event = build_proxy_event(
+            method="POST",
+            raw_path=self.path,
+            headers=self.headers.items(),
+            body=body,
+            source_ip=self.client_address[0],
+            resource=API_PATH,
+            host=host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header,
+            port=product.port,
+            request_id=request_id,
+            region=product.region,
+        )
+        context = LambdaContext(product.region)
+        try:
+            result = product.handler_module.handler(event, context)
+            response = proxy_response(result)
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            response = INTERNAL_ERROR
+        status, headers, payload = response
+        headers = {**headers, "x-amzn-RequestId": request_id}
+        return self._reply((status, headers, payload))
+
+
+def resolve_static(web_root: Path, url_path: str) -> Path | None:
+    """The file under ``web_root`` a URL path names, or None (missing, hidden, outside the root)."""
+    from urllib.parse import unquote
+
+    if url_path == "/mysfits.json":
+        return CATALOG_PATH
+    if url_path in ("", "/"):
+        url_path = "/index.html"
+    decoded = unquote(url_path)
+    if not decoded.startswith("/") or "\\" in decoded or "\x00" in decoded:
+        return None
+    parts = decoded[1:].split("/")
+    if any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        return None
+    root = web_root.resolve()
+    candidate = root.joinpath(*parts)
+    try:
+        resolved = candidate.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not resolved.is_relative_to(root) or not resolved.is_file():
+        return None
+    return resolved
+
+
+# --- the product -------------------------------------------------------------------------------------
+class LocalProduct:
+    """A running local product: website + API server and the SageMaker endpoint stand-in."""
+
+    def __init__(
+        self,
+        web_server: LocalHTTPServer,
+        endpoint: LocalEndpoint,
+        *,
+        endpoint_name: str,
+        model: Any,
+        model_path: Path,
+        region: str,
+        web_root: Path,
+    ) -> None:
+        self._web_server = web_server
+        self.endpoint = endpoint
+        self.endpoint_name = endpoint_name
+        self.model = model
+        self.model_path = model_path
+        self.region = region
+        self.web_root = web_root
+        self.handler_module: ModuleType | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._stopped = False
+
+    @property
+    def host(self) -> str:
+        return self._web_server.server_address[0]
+
+    @property
+    def port(self) -> int:
+        return self._web_server.port
+
+    @property
+    def url(self) -> str:
+        """Base URL of the website and API, without a trailing slash."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + API_PATH
+
+    @property
+    def endpoint_url(self) -> str:
+        """Where the SageMaker runtime stand-in listens (``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``)."""
+        return self.endpoint.url
+
+    @property
+    def endpoint_deployed(self) -> bool:
+        return self.endpoint.registry.get(self.endpoint_name) is not None
+
+    def deploy_endpoint(self) -> None:
+        self.endpoint.deploy(self.endpoint_name, self.model)
+
+    def undeploy_endpoint(self) -> None:
+        """Take the endpoint down: it then answers like AWS for a deleted endpoint (API → 503)."""
+        self.endpoint.undeploy(self.endpoint_name)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._web_server.stop()
+        self.endpoint.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def __enter__(self) -> LocalProduct:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _ensure_model(model_dir: Path, progress_stream: TextIO | None) -> tuple[Path, Any]:
+    """Load ``model_dir/model.json``; if there is none (or it is unusable), train one first, saying so."""
+    from mysfits.model import KnnModel
+    from mysfits.training import ensure_model, train
+
+    path = model_dir / "model.json"
+    try:
+        return path, KnnModel.load(path)
+    except ValueError as problem:
+        if progress_stream is None:
+            path = Path(ensure_model(model_dir))
+            return path, KnnModel.load(path)
+        print(f"No usable model in {model_dir} ({problem}); training one now...", file=progress_stream, flush=True)
+    started = time.perf_counter()
+    report = train(rows=1_000_000, seed=7, out_dir=model_dir, progress=True)
+    print(
+        f"Trained k-NN (k={report['k']}, accuracy {report['accuracy']:.3f}) in "
+        f"{time.perf_counter() - started:.1f}s -> {report['path']}",
+        file=progress_stream,
+        flush=True,
+    )
+    path = Path(report["path"])
+    return path, KnnModel.load(path)
+
+
+def _bind(host: str, port: int, factory):
+    try:
+        return factory(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(exc.errno, f"port {port} on {host} is already in use") from None
+        raise
+
+
+def start_local_product(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    endpoint_port: int = 0,
+    model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
+    endpoint_name: str = DEFAULT_ENDPOINT_NAME,
+    endpoint_deployed: bool = True,
+    region: str = DEFAULT_REGION,
+    web_root: str | os.PathLike[str] = WEB_ROOT,
+    log_stream: TextIO | None = None,
+    endpoint_log_stream: TextIO | None = None,
+    progress_stream: TextIO | None = None,
+) -> LocalProduct:
+    """Bind both servers, make sure a model exists (training one if needed), load the real handler, serve.
+
+    ``port=0`` / ``endpoint_port=0`` pick free ports. Raises ``PortInUseError`` when a port is taken.
+    """
+    web_cls = type("WebHandler", (_WebHandler,), {"log_stream": log_stream})
+    web_server = _bind(host, port, lambda h, p: LocalHTTPServer((h, p), web_cls))
+    try:
+        endpoint = _bind(
+            host, endpoint_port, lambda h, p: LocalEndpoint(h, p, region=region, log_stream=endpoint_log_stream)
+        )
+    except BaseException:
+        web_server.server_close()
+        raise
+    product: LocalProduct | None = None
+    try:
+        model_path, model = _ensure_model(Path(model_dir), progress_stream)
+        product = LocalProduct(
+            web_server,
+            endpoint,
+            endpoint_name=endpoint_name,
+            model=model,
+            model_path=model_path,
+            region=region,
+            web_root=Path(web_root),
+        )
+        web_cls.product = product
+        if endpoint_deployed:
+            product.deploy_endpoint()
+        env = {
+            "ENDPOINT_NAME": endpoint_name,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        product._saved_env = {key: os.environ.get(key) for key in (*env, "AWS_SESSION_TOKEN")}
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        product.handler_module = _load_handler(env)
+        endpoint.start()
+        web_server.start("mysfits-web")
+    except BaseException:
+        if product is not None:
+            product.stop()
+        else:
+            web_server.server_close()
+            endpoint.stop()
+        raise
+    return product
+
+
+# --- the command ------------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    try:
+        default_port = int(os.environ.get("PORT", DEFAULT_PORT))
+    except ValueError:
+        default_port = DEFAULT_PORT
+    parser = argparse.ArgumentParser(
+        prog="python -m mysfits serve",
+        description="Run the website, the API and a local SageMaker endpoint on one machine.",
+    )
+    parser.add_argument("--port", type=int, default=default_port, help="website + API port (default: $PORT or 8080)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--endpoint-port", type=int, default=0, help="local endpoint port (default: a free one)")
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="model directory (trained if empty)")
+    parser.add_argument("--endpoint-name", default=DEFAULT_ENDPOINT_NAME, help="SageMaker endpoint name")
+    parser.add_argument(
+        "--endpoint-down", action="store_true", help="start with the endpoint not deployed (the API answers 503)"
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="also log each request to the endpoint")
+    return parser
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv[1:])
+    stdout = sys.stdout
+    previous_int = signal.getsignal(signal.SIGINT)
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM stops like Ctrl-C
+    product: LocalProduct | None = None
+    try:
+        try:
+            product = start_local_product(
+                host=args.host,
+                port=args.port,
+                endpoint_port=args.endpoint_port,
+                model_dir=args.model_dir,
+                endpoint_name=args.endpoint_name,
+                endpoint_deployed=not args.endpoint_down,
+                log_stream=stdout,
+                endpoint_log_stream=stdout if args.verbose else None,
+                progress_stream=stdout,
+            )
+        except PortInUseError as exc:
+            print(f"error: {exc.strerror}; choose another with --port or PORT=", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        state = "" if product.endpoint_deployed else " (NOT deployed: --endpoint-down)"
+        print(
+            f"Mysfits running at {product.url}/\n"
+            f"  API:      POST {product.api_url}\n"
+            f"  Endpoint: {args.endpoint_name}{state} at {product.endpoint_url} (model {product.model_path})\n"
+            "Press Ctrl-C to stop.",
+            file=stdout,
+            flush=True,
+        )
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if product is not None:
+            print("Stopping...", file=stdout, flush=True)
+        else:
+            print("Interrupted.", file=sys.stderr, flush=True)
+            return 130
+        return 0
+    finally:
+        if product is not None:
+            product.stop()
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)

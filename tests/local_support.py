@@ -1,0 +1,75 @@
+"""Shared by the local product tests: a small trained model per session, free ports, raw HTTP calls."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from mysfits import CATALOG_PATH
+
+CATALOG = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["mysfits"]
+BY_LABEL = {m["label"]: m for m in CATALOG}
+MYSFIT_IDS = {m["mysfitId"] for m in CATALOG}
+ENDPOINT = "mysfits-recommender"
+SEED_ANSWERS = [1, 2, 3, 4, 5]
+
+
+# Test modules import these under their function names (`knn_model_fixture`...); pytest sees the `name`.
+@pytest.fixture(scope="session", name="trained_model_dir")
+def trained_model_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model trained once per session (the real training code, 100k rows)."""
+    from mysfits.training import train
+
+    out_dir = tmp_path_factory.mktemp("model")
+    train(rows=100_000, seed=7, out_dir=out_dir, progress=False)
+    assert (out_dir / "model.json").is_file()
+    return out_dir
+
+
+@pytest.fixture(scope="session", name="knn_model")
+def knn_model_fixture(trained_model_dir: Path):
+    from mysfits.model import KnnModel
+
+    return KnnModel.load(trained_model_dir)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(
+    url: str,
+    method: str = "GET",
+    path: str = "/",
+    body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> tuple[int, dict[str, str], bytes]:
+    """One raw HTTP request (no path normalisation): status, lower-cased headers, body."""
+    host, port = url.removeprefix("http://").rstrip("/").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request(method, path, body=body.encode() if isinstance(body, str) else body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def expected_mysfit(model, answers: list[int]) -> dict:
+    (label,) = model.predict([answers])
+    return BY_LABEL[label]
+
+
+def started_threads(server_owner) -> list:
+    """The threads a LocalEndpoint/LocalProduct's servers started, recorded by the servers."""
+    servers = [getattr(server_owner, name) for name in ("_server", "_web_server") if hasattr(server_owner, name)]
+    if hasattr(server_owner, "endpoint"):
+        servers.append(server_owner.endpoint._server)
+    return [thread for server in servers for thread in server.started_threads]
