@@ -19,10 +19,10 @@ for name, value in {
 }.items():
     os.environ.setdefault(name, value)
 
-import aws_cdk as cdk
+import aws_cdk as cdk  # noqa: E402 - after the environment above
 
-from stacks.application import MysfitsStacks, build_app
-from stacks.config import MysfitsConfig
+from stacks.application import MysfitsStacks, build_app  # noqa: E402
+from stacks.config import MysfitsConfig  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

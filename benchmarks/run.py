@@ -1,0 +1,416 @@
+"""`make bench`: every figure next to its target, as medians of several runs and ratios measured in the same run.
+
+Machines here are noisy, so absolute seconds mean little: synthesis and the test suite are compared with an
+empty CDK app synthesized the same way, and the handler's cold import with importing boto3 and creating its
+client, in interleaved runs. Results go to a table on stdout and to benchmarks/results/<timestamp>.json.
+"""
+
+import argparse
+import http.client
+import io
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+EMPTY_APP_DIR = PROJECT_ROOT / "benchmarks" / "empty_app"
+HANDLER_DIR = PROJECT_ROOT / "lambda" / "recommendations"
+CDK = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
+PYTHON = sys.executable
+
+OFFLINE_ENV = {
+    **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "CDK_DISABLE_VERSION_CHECK": "1",
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    "CDK_BENCH_PYTHON": PYTHON,
+}
+HANDLER_ENV = {
+    **OFFLINE_ENV,
+    "ENDPOINT_NAME": "mysfits-recommender",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+}
+
+
+def timed(command: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 900) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
+        )
+    return elapsed
+
+
+def synth_seconds(app_dir: Path) -> float:
+    with tempfile.TemporaryDirectory() as outdir:
+        return timed([str(CDK), "synth", "--quiet", "--no-notices", "--output", outdir], cwd=app_dir, env=OFFLINE_ENV)
+
+
+def bench_synthesis(runs: int) -> dict:
+    """Interleaved so that both sides see the same machine noise."""
+    project, floor = [], []
+    for _ in range(runs):
+        floor.append(synth_seconds(EMPTY_APP_DIR))
+        project.append(synth_seconds(PROJECT_ROOT))
+    return {"project_s": statistics.median(project), "floor_s": statistics.median(floor), "runs": runs}
+
+
+def bench_tests(runs: int, floor_s: float) -> dict:
+    walls = [
+        timed([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=PROJECT_ROOT, env=dict(os.environ))
+        for _ in range(runs)
+    ]
+    wall = statistics.median(walls)
+    return {"wall_s": wall, "floor_s": floor_s, "ratio": wall / floor_s, "runs": runs}
+
+
+COLD_HANDLER = (
+    "import sys; sys.path.insert(0, {root!r}); "
+    "from mysfits.lambda_handler import load_recommendations_handler; load_recommendations_handler()"
+)
+COLD_FLOOR = "import boto3; boto3.client('sagemaker-runtime')"
+
+
+def bench_handler(runs: int, requests: int) -> dict:
+    handler_import, floor_import = [], []
+    for _ in range(runs):
+        floor_import.append(timed([PYTHON, "-c", COLD_FLOOR], cwd=PROJECT_ROOT, env=HANDLER_ENV))
+        handler_import.append(
+            timed([PYTHON, "-c", COLD_HANDLER.format(root=str(PROJECT_ROOT))], cwd=PROJECT_ROOT, env=HANDLER_ENV)
+        )
+    warm = warm_overhead(requests)
+    return {
+        "cold_import_s": statistics.median(handler_import),
+        "cold_floor_s": statistics.median(floor_import),
+        "cold_ratio": statistics.median(handler_import) / statistics.median(floor_import),
+        **warm,
+        **package_size(),
+        "runs": runs,
+    }
+
+
+def warm_overhead(requests: int) -> dict:
+    """Per-request cost of the handler itself: the endpoint answers in-process, without botocore or a socket."""
+    os.environ.update({key: value for key, value in HANDLER_ENV.items() if key not in os.environ})
+    from botocore.response import StreamingBody
+
+    from mysfits.lambda_handler import load_recommendations_handler
+
+    handler_module = load_recommendations_handler()
+    reply = b'{"predictions": [{"predicted_label": 3.0}]}'
+
+    def answer(**_kwargs):
+        return {"Body": StreamingBody(io.BytesIO(reply), len(reply)), "ContentType": "application/json"}
+
+    handler_module.runtime_client.invoke_endpoint = answer
+    logger_level = handler_module.logging.getLogger().level
+    handler_module.logging.getLogger().setLevel(handler_module.logging.CRITICAL)  # time the work, not the terminal
+    event = {
+        "httpMethod": "POST",
+        "path": "/recommendations",
+        "headers": {"content-type": "application/json"},
+        "body": '{"entry": [1, 2, 3, 4, 5]}',
+        "isBase64Encoded": False,
+        "requestContext": {"requestId": "bench"},
+    }
+    samples = []
+    try:
+        for _ in range(200):
+            handler_module.handler(event, None)
+        for _ in range(requests):
+            start = time.perf_counter_ns()
+            response = handler_module.handler(event, None)
+            samples.append(time.perf_counter_ns() - start)
+            if response["statusCode"] != 200:
+                raise RuntimeError(f"handler answered {response}")
+    finally:
+        handler_module.logging.getLogger().setLevel(logger_level)
+    samples.sort()
+    return {
+        "warm_p50_ms": samples[len(samples) // 2] / 1e6,
+        "warm_p99_ms": samples[int(len(samples) * 0.99)] / 1e6,
+        "warm_requests": requests,
+    }
+
+
+def package_size() -> dict:
+    files = sorted(path for path in HANDLER_DIR.iterdir() if path.is_file())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, path.name)
+    return {
+        "package_files": [path.name for path in files],
+        "package_raw_bytes": sum(path.stat().st_size for path in files),
+        "package_zip_bytes": len(buffer.getvalue()),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def bench_local_api(rate: int, seconds: int, model_dir: Path) -> dict:
+    """Open-loop load at a fixed rate from this process against `python -m mysfits serve` in another one.
+
+    Latency is measured from each request's scheduled send time, so a stalled server cannot hide its queue.
+    """
+    port = free_port()
+    server = subprocess.Popen(
+        [PYTHON, "-m", "mysfits", "serve", "--port", str(port), "--model-dir", str(model_dir)],
+        cwd=PROJECT_ROOT,
+        env=dict(OFFLINE_ENV),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_serving(port, server)
+        return run_load(port, rate, seconds)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def wait_until_serving(port: int, server: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"local product exited: {server.stderr.read()[-2000:]}")
+        try:
+            status, _ = post(http.client.HTTPConnection("127.0.0.1", port, timeout=5))
+            if status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("local product did not start in time")
+
+
+BODY = json.dumps({"entry": [1, 2, 3, 4, 5]})
+
+
+def post(connection: http.client.HTTPConnection) -> tuple[int, bytes]:
+    connection.request("POST", "/recommendations", body=BODY, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def run_load(port: int, rate: int, seconds: int, workers: int = 8) -> dict:
+    total = rate * seconds
+    interval = 1.0 / rate
+    start = time.perf_counter() + 0.5
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    next_index = iter(range(total))
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        while True:
+            with lock:
+                index = next(next_index, None)
+            if index is None:
+                break
+            scheduled = start + index * interval
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                status, _ = post(connection)
+                if status != 200:
+                    errors.append(f"HTTP {status}")
+            except (OSError, http.client.HTTPException) as error:
+                errors.append(type(error).__name__)
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            with lock:
+                latencies.append(time.perf_counter() - scheduled)
+        connection.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 60)
+    latencies.sort()
+    return {
+        "rate_rps": rate,
+        "seconds": seconds,
+        "requests": len(latencies),
+        "errors": len(errors) + (total - len(latencies)),
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
+
+
+def bench_model(runs: int) -> dict:
+    from mysfits.training import train
+
+    reports = []
+    with tempfile.TemporaryDirectory() as out_dir:
+        for _ in range(runs):
+            reports.append(train(rows=1_000_000, seed=7, out_dir=Path(out_dir), progress=False))
+    return {
+        "accuracy": statistics.median(report["accuracy"] for report in reports),
+        "bayes_optimum": reports[0]["bayes_optimum"],
+        "ratio": statistics.median(report["ratio"] for report in reports),
+        "train_s": statistics.median(report["train_seconds"] for report in reports),
+        "k": reports[0]["k"],
+        "runs": runs,
+    }
+
+
+def rows_for(results: dict) -> list[tuple[str, str, str, bool]]:
+    rows = []
+    if "synthesis" in results:
+        s = results["synthesis"]
+        ratio = s["project_s"] / s["floor_s"]
+        rows.append(
+            (
+                "synth: project / empty app",
+                f"{s['project_s']:.1f} s / {s['floor_s']:.1f} s = {ratio:.2f}x",
+                "<= 1.20x",
+                ratio <= 1.20,
+            )
+        )
+    if "tests" in results:
+        t = results["tests"]
+        rows.append(
+            (
+                "tests: wall / empty-app synth",
+                f"{t['wall_s']:.0f} s / {t['floor_s']:.1f} s = {t['ratio']:.1f}x",
+                "<= 12x",
+                t["ratio"] <= 12,
+            )
+        )
+    if "handler" in results:
+        h = results["handler"]
+        rows.append(
+            (
+                "handler cold import / boto3+client",
+                f"{h['cold_import_s']:.2f} s / {h['cold_floor_s']:.2f} s = {h['cold_ratio']:.2f}x",
+                "<= 1.10x",
+                h["cold_ratio"] <= 1.10,
+            )
+        )
+        rows.append(
+            (
+                "handler warm overhead p50 / p99",
+                f"{h['warm_p50_ms']:.3f} / {h['warm_p99_ms']:.3f} ms",
+                "p99 <= 1 ms",
+                h["warm_p99_ms"] <= 1.0,
+            )
+        )
+        rows.append(
+            (
+                "Lambda package (raw / zip)",
+                f"{h['package_raw_bytes']} / {h['package_zip_bytes']} bytes",
+                "<= 16 KB",
+                h["package_zip_bytes"] <= 16 * 1024,
+            )
+        )
+    if "local_api" in results:
+        a = results["local_api"]
+        ok = a["p99_ms"] <= 15 and a["errors"] == 0
+        rows.append(
+            (
+                f"local API at {a['rate_rps']} req/s for {a['seconds']} s",
+                f"p50 {a['p50_ms']:.1f} ms, p99 {a['p99_ms']:.1f} ms, {a['errors']} errors",
+                "p99 <= 15 ms, 0 errors",
+                ok,
+            )
+        )
+    if "model" in results:
+        m = results["model"]
+        rows.append(
+            (
+                "model accuracy / Bayes optimum (1M rows)",
+                f"{m['accuracy']:.4f} / {m['bayes_optimum']:.4f} = {m['ratio']:.3f}",
+                ">= 0.97",
+                m["ratio"] >= 0.97,
+            )
+        )
+        rows.append(("model training time (1M rows)", f"{m['train_s']:.1f} s", "<= 30 s", m["train_s"] <= 30))
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", choices=["synthesis", "tests", "handler", "local_api", "model"], action="append")
+    parser.add_argument("--runs", type=int, default=3, help="runs per median (default 3)")
+    parser.add_argument("--test-runs", type=int, default=1, help="runs of the whole test suite (default 1)")
+    parser.add_argument("--load-seconds", type=int, default=30)
+    parser.add_argument("--load-rate", type=int, default=200)
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.test_runs < 1 or args.load_seconds < 1 or args.load_rate < 1:
+        parser.error("--runs, --test-runs, --load-seconds and --load-rate must be positive")
+    wanted = set(args.only or ["synthesis", "tests", "handler", "local_api", "model"])
+    results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine()}
+    began = time.perf_counter()
+
+    if wanted & {"synthesis", "tests"}:
+        results["synthesis"] = bench_synthesis(args.runs)
+        print(f"synthesis: {results['synthesis']}", flush=True)
+    if "tests" in wanted:
+        results["tests"] = bench_tests(args.test_runs, results["synthesis"]["floor_s"])
+        print(f"tests: {results['tests']}", flush=True)
+    if "handler" in wanted:
+        results["handler"] = bench_handler(args.runs * 3, requests=20_000)
+        print(f"handler: {results['handler']}", flush=True)
+    if "model" in wanted or "local_api" in wanted:
+        with tempfile.TemporaryDirectory() as model_dir:
+            if "model" in wanted:
+                results["model"] = bench_model(args.runs)
+                print(f"model: {results['model']}", flush=True)
+            if "local_api" in wanted:
+                results["local_api"] = bench_local_api(args.load_rate, args.load_seconds, Path(model_dir))
+                print(f"local_api: {results['local_api']}", flush=True)
+    results["bench_seconds"] = time.perf_counter() - began
+
+    rows = rows_for(results)
+    results["table"] = [{"figure": f, "measured": m, "target": t, "met": ok} for f, m, t, ok in rows]
+    width = max(len(row[0]) for row in rows)
+    print()
+    for figure, measured, target, ok in rows:
+        print(f"{figure:<{width}}  {measured:<48} {target:<24} {'OK' if ok else 'MISSED'}")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{results['started'].replace(':', '')}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults: {path.relative_to(PROJECT_ROOT)} ({results['bench_seconds']:.0f} s)")
+    return 0
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "node": shutil.which("node")
+        and subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
