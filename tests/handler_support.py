@@ -1,0 +1,78 @@
+"""Shared by the recommendation handler tests: load the handler once, build API Gateway events, fake k-NN replies."""
+
+import io
+import json
+import os
+from types import SimpleNamespace
+
+from botocore.response import StreamingBody
+
+from mysfits import CATALOG_PATH
+from mysfits.lambda_handler import load_recommendations_handler
+
+ENDPOINT = "mysfits-recommender"
+TEST_ENVIRONMENT = {
+    "ENDPOINT_NAME": ENDPOINT,
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+# Read independently of the handler, so a wrong label -> Mysfit mapping in it cannot agree with itself.
+CATALOG = {m["label"]: m for m in json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["mysfits"]}
+MYSFIT_IDS = {m["mysfitId"] for m in CATALOG.values()}
+PUBLIC_FIELDS = {"mysfitId", "name", "species", "description", "age", "goodEvil", "lawChaos"}
+LAMBDA_CONTEXT = SimpleNamespace(aws_request_id="lambda-request-1")
+API_REQUEST_ID = "api-request-1"
+
+
+def load_handler():
+    """The handler module, loaded once per process; other test files may have loaded it already."""
+    for name, value in TEST_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    return load_recommendations_handler()
+
+
+def api_event(body, *, base64_encoded=False):
+    """A REST API (payload format 1.0) proxy event for POST /recommendations."""
+    return {
+        "resource": "/recommendations",
+        "path": "/recommendations",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"},
+        "body": body,
+        "isBase64Encoded": base64_encoded,
+        "requestContext": {"requestId": API_REQUEST_ID, "stage": "prod", "httpMethod": "POST"},
+    }
+
+
+def streaming(data: bytes) -> StreamingBody:
+    return StreamingBody(io.BytesIO(data), len(data))
+
+
+def knn_reply(label=3.0) -> bytes:
+    """What the built-in k-NN algorithm answers for one CSV row (labels are floats)."""
+    return json.dumps({"predictions": [{"predicted_label": label}]}).encode()
+
+
+def invoke_response(data: bytes) -> dict:
+    return {"Body": streaming(data), "ContentType": "application/json"}
+
+
+def expected_call(body="1,2,3,4,5") -> dict:
+    return {"EndpointName": ENDPOINT, "ContentType": "text/csv", "Accept": "application/json", "Body": body}
+
+
+def json_body(response: dict) -> dict:
+    return json.loads(response["body"])
+
+
+def is_valid_request(value, body_bytes: int) -> bool:
+    """The contract, written independently of the handler: what must get a 200."""
+    return (
+        body_bytes <= 1024
+        and isinstance(value, dict)
+        and set(value) == {"entry"}
+        and type(value["entry"]) is list
+        and len(value["entry"]) == 5
+        and all(type(answer) is int and 1 <= answer <= 8 for answer in value["entry"])
+    )
