@@ -1,0 +1,320 @@
+"""SageMaker-mode calls, checked request by request with botocore's Stubber (nothing leaves the machine)."""
+
+import io
+import json
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import ANY, Stubber
+
+from mysfits import sagemaker_job as job
+
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::123456789012:role/mysfits-notebook-role"
+BUCKET = "mysfits-artifacts-bucket"
+NAME = "mysfits-knn-20250101-120000"
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mysfits-recommender"
+IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/knn:1"
+
+
+@pytest.fixture(autouse=True)
+def dummy_credentials(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def sagemaker():
+    client = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_registries_file_is_flat_region_to_account():
+    registries = json.loads(job.REGISTRIES_PATH.read_text())
+    assert registries["us-east-1"] == "382416733822"
+    assert registries["eu-west-1"] == "438346466558"
+    assert all(isinstance(v, str) and len(v) == 12 and v.isdigit() for v in registries.values())
+    assert not any(r.startswith(("cn-", "us-gov-", "us-iso")) for r in registries)
+
+
+def test_image_uri_and_unknown_region():
+    assert job.knn_image_uri(REGION) == IMAGE
+    with pytest.raises(ValueError, match="not published in region 'mars-1'"):
+        job.knn_image_uri("mars-1")
+
+
+def test_names():
+    assert job.resource_name(datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)) == NAME
+    assert job.endpoint_name_from_context() == "mysfits-recommender"
+    with pytest.raises(ValueError, match="must start with 'mysfits-'"):
+        job.create_model(object(), model_name="other", role_arn=ROLE, region=REGION, model_data_url="s3://b/k")
+
+
+def test_upload_training_data():
+    s3 = boto3.client("s3", region_name=REGION)
+    with Stubber(s3) as stubber:
+        stubber.add_response(
+            "put_object",
+            {},
+            {"Bucket": BUCKET, "Key": "knn/train/knn-train.csv", "Body": b"3,1,2,3,4,5\n", "ContentType": "text/csv"},
+        )
+        assert job.upload_training_data(s3, BUCKET, b"3,1,2,3,4,5\n") == f"s3://{BUCKET}/knn/train/knn-train.csv"
+
+
+def test_create_training_job_request(sagemaker):
+    client, stubber = sagemaker
+    expected = {
+        "TrainingJobName": NAME,
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "RoleArn": ROLE,
+        "HyperParameters": {"k": "15", "feature_dim": "5", "predictor_type": "classifier", "sample_size": "900000"},
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{BUCKET}/knn/train/",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                "ContentType": "text/csv;label_size=1",
+                "CompressionType": "None",
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/knn/output/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+    stubber.add_response("create_training_job", {"TrainingJobArn": ARN}, expected)
+    name = job.start_training_job(
+        client,
+        job_name=NAME,
+        role_arn=ROLE,
+        region=REGION,
+        train_s3_uri=f"s3://{BUCKET}/knn/train/",
+        output_s3_uri=f"s3://{BUCKET}/knn/output/",
+        k=15,
+        sample_size=900_000,
+    )
+    assert name == NAME
+
+
+def _described_job(status, **extra):
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    return {
+        "TrainingJobName": NAME,
+        "TrainingJobArn": ARN,
+        "ModelArtifacts": {"S3ModelArtifacts": f"s3://{BUCKET}/knn/output/{NAME}/output/model.tar.gz"},
+        "TrainingJobStatus": status,
+        "SecondaryStatus": status,
+        "AlgorithmSpecification": {"TrainingInputMode": "File", "TrainingImage": IMAGE},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "CreationTime": now,
+        **extra,
+    }
+
+
+def test_wait_for_training_job_uses_the_waiter(sagemaker):
+    client, stubber = sagemaker
+    stubber.add_response("describe_training_job", _described_job("InProgress"), {"TrainingJobName": NAME})
+    stubber.add_response("describe_training_job", _described_job("Completed"), {"TrainingJobName": NAME})
+    stubber.add_response("describe_training_job", _described_job("Completed"), {"TrainingJobName": NAME})
+    description = job.wait_for_training_job(client, NAME, delay=0)
+    assert description["ModelArtifacts"]["S3ModelArtifacts"].endswith("model.tar.gz")
+
+
+def test_failed_training_job_raises(sagemaker):
+    client, stubber = sagemaker
+    failed = _described_job("Failed", FailureReason="ClientError: bad csv")
+    stubber.add_response("describe_training_job", failed, {"TrainingJobName": NAME})
+    with pytest.raises(Exception, match=r"Failed|bad csv"):
+        job.wait_for_training_job(client, NAME, delay=0, max_attempts=1)
+
+
+def test_create_model_and_configs(sagemaker):
+    client, stubber = sagemaker
+    artifact = f"s3://{BUCKET}/knn/output/model.tar.gz"
+    stubber.add_response(
+        "create_model",
+        {"ModelArn": ARN},
+        {
+            "ModelName": NAME,
+            "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": artifact},
+            "ExecutionRoleArn": ROLE,
+        },
+    )
+    stubber.add_response(
+        "create_endpoint_config",
+        {"EndpointConfigArn": ARN},
+        {
+            "EndpointConfigName": NAME,
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": NAME,
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+        },
+    )
+    stubber.add_response(
+        "create_endpoint_config",
+        {"EndpointConfigArn": ARN},
+        {
+            "EndpointConfigName": NAME + "-sls",
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": NAME,
+                    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+                }
+            ],
+        },
+    )
+    job.create_model(client, model_name=NAME, role_arn=ROLE, region=REGION, model_data_url=artifact)
+    job.create_endpoint_config(client, config_name=NAME, model_name=NAME)
+    job.create_endpoint_config(client, config_name=NAME + "-sls", model_name=NAME, serverless=True)
+
+
+def test_deploy_creates_a_missing_endpoint(sagemaker):
+    client, stubber = sagemaker
+    stubber.add_client_error(
+        "describe_endpoint",
+        "ValidationException",
+        'Could not find endpoint "mysfits-recommender".',
+        expected_params={"EndpointName": "mysfits-recommender"},
+    )
+    stubber.add_response(
+        "create_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
+    )
+    assert job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME) == "created"
+
+
+def test_deploy_updates_an_existing_endpoint(sagemaker):
+    client, stubber = sagemaker
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    stubber.add_response(
+        "describe_endpoint",
+        {
+            "EndpointName": "mysfits-recommender",
+            "EndpointArn": ARN,
+            "EndpointConfigName": "mysfits-knn-old",
+            "EndpointStatus": "InService",
+            "CreationTime": now,
+            "LastModifiedTime": now,
+        },
+        {"EndpointName": "mysfits-recommender"},
+    )
+    stubber.add_response(
+        "update_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
+    )
+    assert job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME) == "updated"
+
+
+def test_deploy_propagates_other_errors(sagemaker):
+    client, stubber = sagemaker
+    stubber.add_client_error("describe_endpoint", "AccessDeniedException", "not allowed")
+    with pytest.raises(Exception, match="not allowed"):
+        job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME)
+
+
+def test_predict_through_sagemaker_runtime():
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    reply = b'{"predictions":[{"predicted_label": 3.0}, {"predicted_label": 11.0}]}'
+    with Stubber(runtime) as stubber:
+        stubber.add_response(
+            "invoke_endpoint",
+            {"Body": StreamingBody(io.BytesIO(reply), len(reply)), "ContentType": "application/json"},
+            {
+                "EndpointName": "mysfits-recommender",
+                "ContentType": "text/csv",
+                "Accept": "application/json",
+                "Body": b"1.0,2.0,3.0,4.0,5.0\n8.0,8.0,8.0,8.0,8.0",
+            },
+        )
+        assert job.predict(runtime, "mysfits-recommender", [[1, 2, 3, 4, 5], [8, 8, 8, 8, 8]]) == [3, 11]
+
+
+def test_clean_up_deletes_endpoint_config_and_model(sagemaker):
+    client, stubber = sagemaker
+    stubber.add_response("delete_endpoint", {}, {"EndpointName": "mysfits-recommender"})
+    stubber.add_response("delete_endpoint_config", {}, {"EndpointConfigName": NAME})
+    stubber.add_client_error(
+        "delete_model", "ValidationException", "Could not find model", expected_params={"ModelName": NAME}
+    )
+    deleted = job.clean_up(client, endpoint_name="mysfits-recommender", config_name=NAME, model_name=NAME)
+    assert deleted == ["mysfits-recommender", NAME]
+
+
+def test_run_wires_everything_together(sagemaker, monkeypatch):
+    client, stubber = sagemaker
+    monkeypatch.setattr(job, "resource_name", lambda: NAME)
+    monkeypatch.setattr(job, "wait_for_training_job", lambda sm, name: _described_job("Completed"))
+    monkeypatch.setattr(job, "wait_for_endpoint", lambda sm, name: None)
+    s3 = boto3.client("s3", region_name=REGION)
+    with Stubber(s3) as s3_stub:
+        s3_stub.add_response(
+            "put_object",
+            {},
+            {"Bucket": BUCKET, "Key": f"knn/{NAME}/train/knn-train.csv", "Body": ANY, "ContentType": "text/csv"},
+        )
+        stubber.add_response("create_training_job", {"TrainingJobArn": ARN}, ANY_TRAINING_JOB())
+        stubber.add_response(
+            "create_model",
+            {"ModelArn": ARN},
+            {
+                "ModelName": NAME,
+                "ExecutionRoleArn": ROLE,
+                "PrimaryContainer": {
+                    "Image": IMAGE,
+                    "ModelDataUrl": _described_job("x")["ModelArtifacts"]["S3ModelArtifacts"],
+                },
+            },
+        )
+        stubber.add_response(
+            "create_endpoint_config",
+            {"EndpointConfigArn": ARN},
+            {"EndpointConfigName": NAME, "ProductionVariants": ANY},
+        )
+        stubber.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+        stubber.add_response(
+            "create_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
+        )
+        result = job.run(
+            sagemaker=client,
+            s3=s3,
+            region=REGION,
+            bucket=BUCKET,
+            role_arn=ROLE,
+            train_csv=b"1,1,1,1,1,1\n",
+            k=15,
+            sample_size=1,
+            log=lambda *_: None,
+        )
+    assert result == {"training_job": NAME, "model": NAME, "endpoint_config": NAME, "endpoint": "mysfits-recommender"}
+
+
+TRAINING_JOB_KEYS = (
+    "TrainingJobName",
+    "AlgorithmSpecification",
+    "RoleArn",
+    "HyperParameters",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "ResourceConfig",
+    "StoppingCondition",
+)
+
+
+def ANY_TRAINING_JOB():
+    return dict.fromkeys(TRAINING_JOB_KEYS, ANY)
