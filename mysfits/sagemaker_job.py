@@ -45,6 +45,23 @@ def endpoint_name_from_context(cdk_json: Path = PROJECT_ROOT / "cdk.json") -> st
     return str(context.get("mysfits:endpointName", DEFAULT_ENDPOINT_NAME))
 
 
+STACK_SETTINGS_PATH = Path.home() / "SageMaker" / ".mysfits-stack.json"
+
+
+def stack_settings(path: Path = STACK_SETTINGS_PATH) -> dict[str, str]:
+    """What the Notebook stack's on-start script wrote on the instance: region, artifactsBucket, roleArn,
+    endpointName, namePrefix. Empty off the instance, so local mode and tests never depend on it."""
+    try:
+        settings = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError:
+        return {}
+    except ValueError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); restart the notebook instance to rewrite it") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path} must hold a JSON object")
+    return {key: str(value) for key, value in settings.items()}
+
+
 def resource_name(now: datetime | None = None) -> str:
     """``mysfits-knn-YYYYmmdd-HHMMSS`` (UTC), shared by the training job, model and endpoint config."""
     now = now or datetime.now(UTC)

@@ -318,3 +318,37 @@ TRAINING_JOB_KEYS = (
 
 def ANY_TRAINING_JOB():
     return dict.fromkeys(TRAINING_JOB_KEYS, ANY)
+
+
+def test_stack_settings_come_from_the_file_the_on_start_script_writes(tmp_path):
+    from stacks.constructs.ml_notebook import render_on_start_script
+
+    script = render_on_start_script(
+        {
+            "IDLE_MINUTES": "60",
+            "NOTEBOOK_NAME": "mysfits-notebook",
+            "REGION": "eu-west-1",
+            "ARTIFACTS_BUCKET": "mysfits-artifacts",
+            "ROLE_ARN": "arn:aws:iam::123456789012:role/notebook",
+            "ENDPOINT_NAME": "mysfits-recommender",
+            "NAME_PREFIX": "mysfits-",
+        }
+    )
+    written = script.split("<<'JSON'\n", 1)[1].split("\nJSON", 1)[0]
+    path = tmp_path / ".mysfits-stack.json"
+    path.write_text(written)
+    assert job.stack_settings(path) == {
+        "region": "eu-west-1",
+        "artifactsBucket": "mysfits-artifacts",
+        "roleArn": "arn:aws:iam::123456789012:role/notebook",
+        "endpointName": "mysfits-recommender",
+        "namePrefix": "mysfits-",
+    }
+
+
+def test_stack_settings_are_empty_off_the_instance_and_clear_when_broken(tmp_path):
+    assert job.stack_settings(tmp_path / "missing.json") == {}
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        job.stack_settings(broken)
