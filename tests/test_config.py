@@ -74,11 +74,17 @@ def test_app_exits_with_a_clear_error_and_no_traceback(tmp_path):
     assert result.stderr.strip() == "error: mysfits:notebookIdleMinutes must be a number, got 'soon'"
 
 
-def test_without_the_repository_the_notebook_clones_nothing(tmp_path):
-    from tests.cdk_support import synthesize
+def test_without_the_repository_the_notebook_clones_nothing():
+    """Checked on the construct tree: a second full synthesis would double the suite's CDK time."""
+    import aws_cdk as cdk
 
-    result = synthesize({**cdk_json_context(), "mysfits:createRepository": False}, tmp_path)
-    assert "MysfitsRepository" not in result.templates
-    notebook = next(iter(result.resources("MysfitsNotebook", "AWS::SageMaker::NotebookInstance").values()))
-    assert "DefaultCodeRepository" not in notebook["Properties"]
-    assert "codecommit" not in str(result.templates["MysfitsNotebook"])
+    from stacks.application import build_app
+
+    app = cdk.App(context={**cdk_json_context(), "mysfits:createRepository": False})
+    stacks = build_app(app, MysfitsConfig.from_context(app.node.try_get_context))
+    assert stacks.repository is None
+    assert app.node.try_find_child("MysfitsRepository") is None
+    assert stacks.notebook.notebook.instance.default_code_repository is None
+    statements = stacks.notebook.notebook.role.node.find_child("DefaultPolicy").document.to_json()["Statement"]
+    assert not [s for s in statements if "codecommit" in str(s["Action"])]
+    assert [s for s in statements if s.get("Sid") == "PassOwnRoleToSageMaker"]
