@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from mysfits.local.endpoint import LOCAL_ACCOUNT_ID, LocalEndpoint
 from mysfits.local.server import _load_handler
+from tests.handler_support import api_event
 from tests.local_support import (  # noqa: F401 - fixtures
     ENDPOINT,
     MYSFIT_IDS,
@@ -235,20 +236,8 @@ def handler_for(runtime):
     return load
 
 
-def event(body: str) -> dict:
-    return {
-        "resource": "/recommendations",
-        "path": "/recommendations",
-        "httpMethod": "POST",
-        "headers": {"Content-Type": "application/json"},
-        "body": body,
-        "isBase64Encoded": False,
-        "requestContext": {"requestId": "r1", "stage": "prod", "identity": {"sourceIp": "127.0.0.1"}},
-    }
-
-
 def test_handler_gets_the_models_mysfit(runtime, handler_for, knn_model):
-    reply = handler_for().handler(event('{"entry": [1, 2, 3, 4, 5]}'), None)
+    reply = handler_for().handler(api_event('{"entry": [1, 2, 3, 4, 5]}'), None)
     assert reply["statusCode"] == 200
     body = json.loads(reply["body"])
     assert body["recommendedMysfit"] in MYSFIT_IDS
@@ -259,7 +248,7 @@ def test_handler_turns_the_missing_endpoint_into_its_503(runtime, handler_for, k
     handler = handler_for()
     runtime.undeploy(ENDPOINT)
     try:
-        reply = handler.handler(event('{"entry": [1, 2, 3, 4, 5]}'), None)
+        reply = handler.handler(api_event('{"entry": [1, 2, 3, 4, 5]}'), None)
     finally:
         runtime.deploy(ENDPOINT, knn_model)
     assert reply["statusCode"] == 503
@@ -274,7 +263,7 @@ def test_handler_turns_a_model_error_into_its_502(runtime, handler_for, knn_mode
 
     runtime.deploy(ENDPOINT, rejects)
     try:
-        reply = handler.handler(event('{"entry": [1, 2, 3, 4, 5]}'), None)
+        reply = handler.handler(api_event('{"entry": [1, 2, 3, 4, 5]}'), None)
     finally:
         runtime.deploy(ENDPOINT, knn_model)
     assert reply["statusCode"] == 502

@@ -305,7 +305,7 @@ class LocalEndpoint:
 
     @property
     def host(self) -> str:
-        return self._server.server_address[0]
+        return self._server.host
 
     @property
     def port(self) -> int:
@@ -313,7 +313,7 @@ class LocalEndpoint:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self._server.url
 
     def deploy(self, name: str, predictor: Predictor | Callable[[list[list[float]]], list[int]]) -> None:
         if not hasattr(predictor, "predict"):

@@ -67,6 +67,15 @@ class LocalHTTPServer(ThreadingHTTPServer):
     def port(self) -> int:
         return self.server_address[1]
 
+    @property
+    def host(self) -> str:
+        return self.server_address[0]
+
+    @property
+    def url(self) -> str:
+        """Base URL without a trailing slash."""
+        return f"http://{self.host}:{self.port}"
+
     def start(self, name: str) -> None:
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, name=name)
         self._thread.daemon = True

@@ -250,7 +250,7 @@ class LocalProduct:
 
     @property
     def host(self) -> str:
-        return self._web_server.server_address[0]
+        return self._web_server.host
 
     @property
     def port(self) -> int:
@@ -259,7 +259,7 @@ class LocalProduct:
     @property
     def url(self) -> str:
         """Base URL of the website and API, without a trailing slash."""
-        return f"http://{self.host}:{self.port}"
+        return self._web_server.url
 
     @property
     def api_url(self) -> str:

@@ -5,6 +5,14 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 ACCESS_LOG_EXPIRY = Duration.days(90)
+# Every bucket here: no public access, encrypted, TLS only, and gone with `cdk destroy` (contents included).
+PRIVATE_BUCKET_DEFAULTS = {
+    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+    "encryption": s3.BucketEncryption.S3_MANAGED,
+    "enforce_ssl": True,
+    "removal_policy": RemovalPolicy.DESTROY,
+    "auto_delete_objects": True,
+}
 
 
 class AccessLogsBucket(s3.Bucket):
@@ -14,18 +22,13 @@ class AccessLogsBucket(s3.Bucket):
         super().__init__(
             scope,
             construct_id,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            versioned=False,
+            **PRIVATE_BUCKET_DEFAULTS,
             object_ownership=(
                 s3.ObjectOwnership.BUCKET_OWNER_PREFERRED
                 if allow_cloudfront_logs
                 else s3.ObjectOwnership.BUCKET_OWNER_ENFORCED
             ),
             lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=ACCESS_LOG_EXPIRY)],
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
         )
         Validations.of(self).acknowledge(
             Acknowledgment(
@@ -39,8 +42,7 @@ class AccessLogsBucket(s3.Bucket):
 class PrivateBucket(s3.Bucket):
     """A private data bucket whose server access logs go to `access_logs` under `access_logs_prefix`.
 
-    DESTROY + auto-delete because everything in these buckets is rebuilt by a deploy or the notebook,
-    and `cdk destroy` must leave nothing behind.
+    Its contents are rebuilt by a deploy or the notebook, so `cdk destroy` may delete them.
     """
 
     def __init__(
@@ -54,12 +56,8 @@ class PrivateBucket(s3.Bucket):
         super().__init__(
             scope,
             construct_id,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
+            **PRIVATE_BUCKET_DEFAULTS,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix=access_logs_prefix,
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
         )
