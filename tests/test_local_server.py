@@ -310,7 +310,7 @@ class Serve:
                 return line
         raise AssertionError(f"{text!r} not printed; output so far:\n{''.join(self.output)}")
 
-    def finish(self, timeout: float = 15) -> tuple[int, str]:
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
         code = self.proc.wait(timeout=timeout)
         self._reader.join(timeout=5)
         while not self.lines.empty():
