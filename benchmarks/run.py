@@ -74,6 +74,7 @@ def bench_synthesis(runs: int) -> dict:
 
 
 def bench_tests(runs: int, floor_s: float) -> dict:
+    """The suite's own wall time (pytest after `make setup`)."""
     walls = [
         timed([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=PROJECT_ROOT, env=dict(os.environ))
         for _ in range(runs)
@@ -371,26 +372,31 @@ def main(argv: list[str]) -> int:
     results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine()}
     began = time.perf_counter()
 
+    def measure(name: str, run) -> None:
+        """A section that fails is reported as failed; the others still run."""
+        try:
+            results[name] = run()
+        except (RuntimeError, subprocess.TimeoutExpired, OSError) as error:
+            results.setdefault("failed", {})[name] = str(error)[-3000:]
+            print(f"{name}: FAILED\n{error}", file=sys.stderr, flush=True)
+        else:
+            print(f"{name}: {results[name]}", flush=True)
+
     if wanted & {"synthesis", "tests"}:
-        results["synthesis"] = bench_synthesis(args.runs)
-        print(f"synthesis: {results['synthesis']}", flush=True)
-    if "tests" in wanted:
-        results["tests"] = bench_tests(args.test_runs, results["synthesis"]["floor_s"])
-        print(f"tests: {results['tests']}", flush=True)
+        measure("synthesis", lambda: bench_synthesis(args.runs))
+    if "tests" in wanted and "synthesis" in results:
+        measure("tests", lambda: bench_tests(args.test_runs, results["synthesis"]["floor_s"]))
     if "handler" in wanted:
-        results["handler"] = bench_handler(args.runs * 3, requests=20_000)
-        print(f"handler: {results['handler']}", flush=True)
+        measure("handler", lambda: bench_handler(args.runs * 3, requests=20_000))
     if "model" in wanted or "local_api" in wanted:
         with tempfile.TemporaryDirectory() as model_dir:
             if "model" in wanted:
-                results["model"] = bench_model(args.runs)
-                print(f"model: {results['model']}", flush=True)
+                measure("model", lambda: bench_model(args.runs))
             if "local_api" in wanted:
-                results["local_api"] = bench_local_api(args.load_rate, args.load_seconds, Path(model_dir))
-                print(f"local_api: {results['local_api']}", flush=True)
+                measure("local_api", lambda: bench_local_api(args.load_rate, args.load_seconds, Path(model_dir)))
     results["bench_seconds"] = time.perf_counter() - began
 
-    rows = rows_for(results)
+    rows = rows_for(results) + [(name, "FAILED (see above)", "runs", False) for name in results.get("failed", {})]
     results["table"] = [{"figure": f, "measured": m, "target": t, "met": ok} for f, m, t, ok in rows]
     width = max(len(row[0]) for row in rows)
     print()
@@ -400,7 +406,7 @@ def main(argv: list[str]) -> int:
     path = RESULTS_DIR / f"{results['started'].replace(':', '')}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults: {path.relative_to(PROJECT_ROOT)} ({results['bench_seconds']:.0f} s)")
-    return 0
+    return 1 if "failed" in results else 0
 
 
 def machine() -> dict:
