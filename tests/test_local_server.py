@@ -278,7 +278,7 @@ def test_stop_leaves_no_threads(trained_model_dir):
 class Serve:
     """`python -m mysfits serve` as a subprocess, its output read by a thread (bounded waits)."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, inherit_ignored_sigint: bool = False) -> None:
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         self.proc = subprocess.Popen(
@@ -288,6 +288,8 @@ class Serve:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # As a shell's background job (`make demo &`) does: SIGINT starts out ignored.
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if inherit_ignored_sigint else None,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -342,6 +344,18 @@ def test_serve_starts_answers_and_stops_cleanly(trained_model_dir, knn_model, st
         serve.kill()
     assert code == 0, output
     assert "Traceback" not in output
+    assert "Stopping" in output
+
+
+def test_ctrl_c_stops_serve_even_when_started_with_sigint_ignored(trained_model_dir):
+    serve = Serve("--port", "0", "--model-dir", str(trained_model_dir), inherit_ignored_sigint=True)
+    try:
+        serve.wait_for("Mysfits running at")
+        serve.proc.send_signal(signal.SIGINT)
+        code, output = serve.finish()
+    finally:
+        serve.kill()
+    assert code == 0, output
     assert "Stopping" in output
 
 

@@ -429,7 +429,8 @@ def _raise_interrupt(signum, frame):
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv[1:])
     stdout = sys.stdout
-    previous_int = signal.getsignal(signal.SIGINT)
+    # Installed explicitly: a process started in the background inherits SIGINT ignored, and Ctrl-C must still stop.
+    previous_int = signal.signal(signal.SIGINT, _raise_interrupt)
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM stops like Ctrl-C
     product: LocalProduct | None = None
     try:
