@@ -147,6 +147,10 @@ def test_api_validates_requests_against_the_openapi_schema(synthesized):
     assert list(method["RequestModels"]) == ["application/json"]
     resource = only(synthesized.resources(stack, "AWS::ApiGateway::Resource"))["Properties"]
     assert resource["PathPart"] == "recommendations"
+    permission = only(synthesized.resources(stack, "AWS::Lambda::Permission"))["Properties"]
+    source_arn = json.dumps(permission["SourceArn"])
+    assert "DeploymentStageprod" in source_arn  # the prod stage only, no console test-invoke
+    assert source_arn.endswith('"/POST/recommendations"]]}')
 
 
 def test_api_stage_is_throttled_logged_and_traced(synthesized):

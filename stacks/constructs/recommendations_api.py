@@ -83,7 +83,8 @@ class RecommendationsApi(Construct):
         recommendations = self.rest_api.root.add_resource(RESOURCE_PATH)
         self.method = recommendations.add_method(
             "POST",
-            apigw.LambdaIntegration(function, proxy=True),
+            # No test-invoke permission: only the deployed prod stage may call the function.
+            apigw.LambdaIntegration(function, proxy=True, allow_test_invoke=False),
             request_validator=self.validator,
             request_models={"application/json": self.request_model},
             operation_name="RecommendMysfit",
