@@ -4,6 +4,38 @@ import pytest
 
 from stacks.application import STACK_NAMES
 from tests.cdk_support import SynthesizedApp, cdk_json_context, synthesize
+from tests.cli_synth_support import BackgroundSynth, start_cli_synth
+
+pytest_plugins = ["tests.local_support"]  # the trained-model fixtures, shared by every module
+
+_background: dict[str, BackgroundSynth | Exception] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start `npx cdk synth` now and check it last: on two cores it runs beside the suite, not after it."""
+    cli_items = [item for item in items if item.get_closest_marker("cli_synth")]
+    if not cli_items:
+        return
+    items[:] = [item for item in items if item not in cli_items] + cli_items
+    try:
+        _background["synth"] = start_cli_synth()
+    except RuntimeError as error:
+        _background["synth"] = error
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    synth = _background.pop("synth", None)
+    if isinstance(synth, BackgroundSynth):
+        synth.cleanup()
+
+
+@pytest.fixture(scope="session")
+def background_cli_synth() -> BackgroundSynth:
+    synth = _background.get("synth")
+    if isinstance(synth, Exception):
+        pytest.fail(str(synth))
+    assert synth is not None, "the CLI synthesis was not started at collection"
+    return synth
 
 
 @pytest.fixture(scope="session")

@@ -18,14 +18,14 @@ ENDPOINT = "mysfits-recommender"
 SEED_ANSWERS = [1, 2, 3, 4, 5]
 
 
-# Test modules import these under their function names (`knn_model_fixture`...); pytest sees the `name`.
+# Registered once for the session by conftest (pytest_plugins), so the model is trained once, not per module.
 @pytest.fixture(scope="session", name="trained_model_dir")
 def trained_model_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small model trained once per session (the real training code, 100k rows)."""
+    """A model trained once per session by the real training code (1M rows: a dense lattice trains fastest)."""
     from mysfits.training import train
 
     out_dir = tmp_path_factory.mktemp("model")
-    train(rows=100_000, seed=7, out_dir=out_dir, progress=False)
+    train(rows=1_000_000, seed=7, out_dir=out_dir, progress=False)
     assert (out_dir / "model.json").is_file()
     return out_dir
 

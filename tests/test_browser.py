@@ -9,11 +9,9 @@ import pytest
 
 from mysfits import PROJECT_ROOT, QUESTIONNAIRE_PATH
 from mysfits.local.server import start_local_product
-from tests.local_support import (  # noqa: F401 - fixtures
+from tests.local_support import (
     MYSFIT_IDS,
-    knn_model_fixture,
     request,
-    trained_model_dir_fixture,
 )
 
 pytestmark = pytest.mark.browser

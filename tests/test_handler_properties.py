@@ -78,26 +78,26 @@ def assert_matches_the_contract(value, text, endpoint_calls):
     assert [call["Body"] for call in endpoint_calls] == expected_calls
 
 
-@settings(RUNS, max_examples=700)
+@settings(RUNS, max_examples=500)
 @given(value=json_values)
 def test_any_json_value_is_200_exactly_when_it_is_a_valid_request(endpoint_calls, value):
     assert_matches_the_contract(value, json.dumps(value), endpoint_calls)
 
 
-@settings(RUNS, max_examples=1500)
+@settings(RUNS, max_examples=800)
 @given(value=near_valid_requests, compact=st.booleans())
 def test_near_valid_requests_are_200_exactly_when_valid(endpoint_calls, value, compact):
     text = json.dumps(value, separators=(",", ":") if compact else None)
     assert_matches_the_contract(value, text, endpoint_calls)
 
 
-@settings(RUNS, max_examples=1500)
+@settings(RUNS, max_examples=800)
 @given(text=st.text(max_size=1200), encoded=st.booleans())
 def test_any_text_body_gets_200_or_400(endpoint_calls, text, encoded):
     answer(api_event(text, base64_encoded=encoded))
 
 
-@settings(RUNS, max_examples=1500)
+@settings(RUNS, max_examples=800)
 @given(data=st.binary(max_size=1200), as_base64=st.booleans())
 def test_any_bytes_body_gets_200_or_400(endpoint_calls, data, as_base64):
     body = base64.b64encode(data).decode() if as_base64 else data

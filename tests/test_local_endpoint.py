@@ -14,14 +14,12 @@ from botocore.exceptions import ClientError
 from mysfits.local.endpoint import LOCAL_ACCOUNT_ID, LocalEndpoint
 from mysfits.local.server import _load_handler
 from tests.handler_support import api_event
-from tests.local_support import (  # noqa: F401 - fixtures
+from tests.local_support import (
     ENDPOINT,
     MYSFIT_IDS,
     expected_mysfit,
-    knn_model_fixture,
     request,
     started_threads,
-    trained_model_dir_fixture,
 )
 
 

@@ -19,16 +19,14 @@ import pytest
 from mysfits import CATALOG_PATH, PROJECT_ROOT
 from mysfits.local.apigw import build_proxy_event, proxy_response
 from mysfits.local.server import CONTENT_SECURITY_POLICY, PortInUseError, start_local_product
-from tests.local_support import (  # noqa: F401 - fixtures
+from tests.local_support import (
     ENDPOINT,
     MYSFIT_IDS,
     SEED_ANSWERS,
     expected_mysfit,
     free_port,
-    knn_model_fixture,
     request,
     started_threads,
-    trained_model_dir_fixture,
 )
 
 JSON = {"Content-Type": "application/json"}

@@ -14,7 +14,7 @@ from mysfits.model import N_CELLS, KnnModel
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    report = training.train(rows=200_000, seed=7, out_dir=out, progress=False)
+    report = training.train(rows=1_000_000, seed=7, out_dir=out, progress=False)  # dense: trains fastest
     return report, KnnModel.load(out)
 
 
@@ -77,7 +77,7 @@ def test_artifact_contents(trained):
         assert key in document, key
     assert document["feature_dim"] == 5
     assert document["predictor_type"] == "classifier"
-    assert document["sample_size"] == 180_000
+    assert document["sample_size"] == 900_000
     assert len(document["predictions"]) == 32768
     assert set(document["predictions"]) <= set(range(12))
     assert model.k == document["k"]

@@ -1,0 +1,51 @@
+"""`npx cdk synth` started in the background when collection ends, so its ~8 s overlap the rest of the suite."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.cdk_support import PROJECT_ROOT
+
+
+@dataclass
+class BackgroundSynth:
+    process: subprocess.Popen
+    outdir: Path
+
+    def wait(self, timeout: float = 300) -> tuple[int, str]:
+        output, _ = self.process.communicate(timeout=timeout)
+        return self.process.returncode, output
+
+    def cleanup(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.outdir, ignore_errors=True)
+
+
+def start_cli_synth() -> BackgroundSynth:
+    """As a user runs it: the pinned CLI, offline, no AWS credentials or instance metadata."""
+    cdk = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
+    if not cdk.exists():
+        raise RuntimeError("the pinned CDK CLI is not installed: run `make setup` (npm ci)")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(
+        AWS_EC2_METADATA_DISABLED="true",
+        CDK_DISABLE_VERSION_CHECK="1",
+        CDK_DISABLE_CLI_TELEMETRY="true",
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+        JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1",
+    )
+    outdir = Path(tempfile.mkdtemp(prefix="mysfits-cli-synth-"))
+    process = subprocess.Popen(
+        [str(cdk), "synth", "--quiet", "--no-notices", "--output", str(outdir)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return BackgroundSynth(process, outdir)
