@@ -48,7 +48,7 @@ test: setup browser lint
 	$(PY) -m pytest
 
 synth: setup
-	npx cdk synth --all --quiet
+	npx cdk synth --quiet
 
 train: setup
 	$(PY) -m mysfits train
