@@ -33,7 +33,6 @@ class NotebookStack(Stack):
             name_prefix=config.sagemaker_name_prefix,
             endpoint_name=config.endpoint_name,
             repository=repository,
-            access_logs=access_logs,
             artifacts_bucket=self.artifacts_bucket,
         )
 

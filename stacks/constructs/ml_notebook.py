@@ -53,7 +53,6 @@ class MlNotebook(Construct):
         name_prefix: str,
         endpoint_name: str,
         repository: codecommit.IRepository | None,
-        access_logs: s3.IBucket,
         artifacts_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -119,7 +118,7 @@ class MlNotebook(Construct):
         )
         # The instance clones the repository with the role at creation, so the policy must exist first.
         self.instance.node.add_dependency(self.role)
-        self._acknowledge(repository)
+        self._acknowledge()
 
     def _grant_sagemaker(self, stack: Stack, prefix: str, instance_name: str) -> None:
         def arns(resource: str) -> list[str]:
@@ -243,7 +242,7 @@ class MlNotebook(Construct):
             )
         )
 
-    def _acknowledge(self, repository: codecommit.IRepository | None) -> None:
+    def _acknowledge(self) -> None:
         no_vpc = (
             "The notebook runs without a VPC so it can reach the SageMaker, S3 and CodeCommit APIs without a NAT "
             "gateway or interface endpoints (about $30+/month idle); it holds only synthetic data, root access "
