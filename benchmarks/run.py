@@ -30,15 +30,9 @@ HANDLER_DIR = PROJECT_ROOT / "lambda" / "recommendations"
 CDK = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 PYTHON = sys.executable
 
-OFFLINE_ENV = {
-    **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "CDK_DISABLE_VERSION_CHECK": "1",
-    "CDK_DISABLE_CLI_TELEMETRY": "true",
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-    "CDK_BENCH_PYTHON": PYTHON,
-}
+from tests.cli_synth_support import offline_cli_env  # noqa: E402 - needs the project root on sys.path
+
+OFFLINE_ENV = {**offline_cli_env(), "CDK_BENCH_PYTHON": PYTHON}  # the same environment the CLI test uses
 HANDLER_ENV = {
     **OFFLINE_ENV,
     "ENDPOINT_NAME": "mysfits-recommender",

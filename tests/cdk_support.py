@@ -9,20 +9,10 @@ from typing import Any
 # jsii warns about Node 20 on every import; the Makefile sets these too, for direct pytest runs.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-# The real Lambda handler builds its boto3 client at import: give it a region and inert credentials, never IMDS.
-for name, value in {
-    "ENDPOINT_NAME": "mysfits-recommender",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}.items():
-    os.environ.setdefault(name, value)
+import aws_cdk as cdk
 
-import aws_cdk as cdk  # noqa: E402 - after the environment above
-
-from stacks.application import MysfitsStacks, build_app  # noqa: E402
-from stacks.config import MysfitsConfig  # noqa: E402
+from stacks.application import MysfitsStacks, build_app
+from stacks.config import MysfitsConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

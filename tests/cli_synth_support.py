@@ -26,11 +26,8 @@ class BackgroundSynth:
         shutil.rmtree(self.outdir, ignore_errors=True)
 
 
-def start_cli_synth() -> BackgroundSynth:
-    """As a user runs it: the pinned CLI, offline, no AWS credentials or instance metadata."""
-    cdk = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
-    if not cdk.exists():
-        raise RuntimeError("the pinned CDK CLI is not installed: run `make setup` (npm ci)")
+def offline_cli_env() -> dict[str, str]:
+    """The environment for the CDK CLI with no AWS access: no credentials, no metadata lookups, no telemetry."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(
         AWS_EC2_METADATA_DISABLED="true",
@@ -39,6 +36,15 @@ def start_cli_synth() -> BackgroundSynth:
         JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
         JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1",
     )
+    return env
+
+
+def start_cli_synth() -> BackgroundSynth:
+    """As a user runs it: the pinned CLI, offline, no AWS credentials or instance metadata."""
+    cdk = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
+    if not cdk.exists():
+        raise RuntimeError("the pinned CDK CLI is not installed: run `make setup` (npm ci)")
+    env = offline_cli_env()
     outdir = Path(tempfile.mkdtemp(prefix="mysfits-cli-synth-"))
     process = subprocess.Popen(
         [str(cdk), "synth", "--quiet", "--no-notices", "--output", str(outdir)],

@@ -16,6 +16,7 @@ TEST_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",  # inert credentials above; never ask instance metadata
 }
 # Read independently of the handler, so a wrong label -> Mysfit mapping in it cannot agree with itself.
 CATALOG = {m["label"]: m for m in json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["mysfits"]}

@@ -9,6 +9,7 @@ import pytest
 
 from stacks.api_contract import REQUEST_SCHEMA_NAME, component_schema
 from stacks.constructs.recommendation_function import FUNCTION_TIMEOUT
+from tests.handler_support import load_handler
 
 # Resources allowed to keep DeletionPolicy Retain, each with the reason; everything else must go with the stack.
 RETAIN_ALLOWED: dict[str, str] = {}
@@ -114,17 +115,13 @@ def test_recommendation_function_runtime_logging_and_timeout(synthesized):
 
 
 def test_handler_gives_up_before_the_lambda_times_out():
-    from mysfits.lambda_handler import load_recommendations_handler
-
-    handler = load_recommendations_handler()
+    handler = load_handler()
     worst_case = handler.MAX_ATTEMPTS * (handler.CONNECT_TIMEOUT_SECONDS + handler.READ_TIMEOUT_SECONDS)
     assert worst_case < FUNCTION_TIMEOUT.to_seconds()
 
 
 def test_lambda_asset_is_the_handler_and_the_catalog_only(synthesized):
-    from mysfits.lambda_handler import load_recommendations_handler
-
-    load_recommendations_handler()  # importing it writes lambda/recommendations/__pycache__ on this machine
+    load_handler()  # importing it writes lambda/recommendations/__pycache__ on this machine
     function = only(synthesized.resources("MysfitsRecommendations", "AWS::Lambda::Function"))
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     (asset_dir,) = [d for d in synthesized.asset_dirs("MysfitsRecommendations") if d.name == f"asset.{asset_hash}"]

@@ -42,10 +42,12 @@ from mysfits.local.apigw import (
 )
 from mysfits.local.endpoint import DEFAULT_REGION, LocalEndpoint
 from mysfits.local.httpbase import BodyError, LocalHTTPServer, QuietHandler
+from mysfits.sagemaker_job import endpoint_name_from_context
 
 WEB_ROOT = PROJECT_ROOT / "web"
 DEFAULT_PORT = 8080
-DEFAULT_ENDPOINT_NAME = "mysfits-recommender"
+# The name the CDK app gives the Lambda (cdk.json `mysfits:endpointName`), so local and AWS agree.
+DEFAULT_ENDPOINT_NAME = endpoint_name_from_context()
 API_PATH = "/recommendations"
 MAX_API_BODY_BYTES = 64 * 1024
 CONTENT_SECURITY_POLICY = (
