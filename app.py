@@ -8,16 +8,17 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.application import build_app
 from stacks.config import ConfigError, MysfitsConfig
+from stacks.constructs.seeded_repository import RepositorySeedError
 
 
 def main() -> int:
     app = cdk.App()
     try:
         config = MysfitsConfig.from_context(app.node.try_get_context)
-    except ConfigError as error:
+        build_app(app, config)
+    except (ConfigError, RepositorySeedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    build_app(app, config)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()
     return 0

@@ -2,78 +2,42 @@
 
 Every function takes the boto3 client it needs, so tests drive them with ``botocore.stub.Stubber``.
 The SageMaker Python SDK is not used (v3 removed ``Estimator``, ``image_uris`` and ``sagemaker.amazon``).
+This module runs on the notebook instance's ``conda_python3`` kernel, which is Python 3.10: keep to 3.10.
 
-Names: training job, model and endpoint config are ``mysfits-knn-<UTC timestamp>``; the endpoint is
-named from the CDK context ``mysfits:endpointName`` (``mysfits-recommender``), the name the Lambda
-calls. The notebook role may only touch SageMaker resources named ``mysfits-*``.
+Names come from ``mysfits.settings``: the endpoint the Lambda calls, and a prefix that every training job,
+model and endpoint config carries (``<prefix>knn-<UTC timestamp>``), the only names the notebook role may touch.
 
-Hosting: a real-time endpoint on ``ml.m5.large`` by default. ``serverless=True`` creates a serverless
-variant (``ServerlessConfig``) instead; SageMaker's serverless exclusions (GPUs, Marketplace and private
-registry images, multi-model, VPC, data capture, Model Monitor, inference pipelines) do not exclude
-the built-in algorithms, whose images come from AWS's own ECR registries, but the k-NN container on
-serverless is not something this project has run; the instance-backed endpoint is the proven path.
+Hosting: a real-time endpoint on ``ml.m5.large`` by default, or a serverless variant (``ServerlessConfig``).
+SageMaker cannot update an instance-backed endpoint to serverless or back, so such a switch deletes the endpoint
+and creates it again.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
-from mysfits import PROJECT_ROOT
+from mysfits.settings import SageMakerNames, sagemaker_names
 
 REGISTRIES_PATH = Path(__file__).with_name("knn_image_registries.json")
-NAME_PREFIX = "mysfits-"
-DEFAULT_ENDPOINT_NAME = "mysfits-recommender"
 TRAINING_INSTANCE_TYPE = "ml.m5.large"
 HOSTING_INSTANCE_TYPE = "ml.m5.large"
 TRAIN_CONTENT_TYPE = "text/csv;label_size=1"
 VARIANT_NAME = "AllTraffic"
 FEATURE_DIM = 5
+# CreateEndpoint reads the endpoint config with an eventually consistent read (API reference: CreateEndpoint),
+# so a config created a moment ago may not be found yet: look again a few times before giving up.
+CONFIG_VISIBILITY_ATTEMPTS = 5
+CONFIG_VISIBILITY_DELAY_SECONDS = 2.0
 
 
-def endpoint_name_from_context(cdk_json: Path = PROJECT_ROOT / "cdk.json") -> str:
-    """The endpoint name the Lambda calls (cdk.json context ``mysfits:endpointName``)."""
-    try:
-        context = json.loads(Path(cdk_json).read_text(encoding="utf-8")).get("context", {})
-    except (OSError, ValueError):
-        return DEFAULT_ENDPOINT_NAME
-    return str(context.get("mysfits:endpointName", DEFAULT_ENDPOINT_NAME))
-
-
-STACK_SETTINGS_PATH = Path.home() / "SageMaker" / ".mysfits-stack.json"
-
-
-def stack_settings(path: Path = STACK_SETTINGS_PATH) -> dict[str, str]:
-    """What the Notebook stack's on-start script wrote on the instance: region, artifactsBucket, roleArn,
-    endpointName, namePrefix. Empty off the instance, so local mode and tests never depend on it."""
-    try:
-        settings = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError:
-        return {}
-    except ValueError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); restart the notebook instance to rewrite it") from None
-    if not isinstance(settings, dict):
-        raise ValueError(f"{path} must hold a JSON object")
-    return {key: str(value) for key, value in settings.items()}
-
-
-def resource_name(now: datetime | None = None) -> str:
-    """``mysfits-knn-YYYYmmdd-HHMMSS`` (UTC), shared by the training job, model and endpoint config."""
-    now = now or datetime.now(UTC)
-    return f"{NAME_PREFIX}knn-{now.strftime('%Y%m%d-%H%M%S')}"
-
-
-def _check_name(name: str) -> str:
-    if not name.startswith(NAME_PREFIX):
-        raise ValueError(
-            f"SageMaker resource names must start with {NAME_PREFIX!r} (the notebook role's scope): {name!r}"
-        )
-    return name
+class SageMakerJobError(RuntimeError):
+    """A step on SageMaker failed; the message carries SageMaker's own reason."""
 
 
 def knn_registries() -> dict[str, str]:
@@ -107,12 +71,13 @@ def training_job_request(
     output_s3_uri: str,
     k: int,
     sample_size: int,
+    names: SageMakerNames | None = None,
     instance_type: str = TRAINING_INSTANCE_TYPE,
     max_runtime_seconds: int = 3600,
 ) -> dict[str, Any]:
     """The ``CreateTrainingJob`` request for built-in k-NN (hyperparameters are strings)."""
     return {
-        "TrainingJobName": _check_name(job_name),
+        "TrainingJobName": (names or sagemaker_names()).check(job_name),
         "AlgorithmSpecification": {"TrainingImage": knn_image_uri(region), "TrainingInputMode": "File"},
         "RoleArn": role_arn,
         "HyperParameters": {
@@ -149,19 +114,37 @@ def start_training_job(sagemaker: Any, **request_args: Any) -> str:
 
 
 def wait_for_training_job(sagemaker: Any, job_name: str, *, delay: int = 30, max_attempts: int = 120) -> dict:
-    """Block until the job completes (boto3 waiter); raise RuntimeError with the reason if it failed."""
+    """Block until the job ends; a failed or stopped job raises with SageMaker's ``FailureReason``.
+
+    The waiter itself raises on ``Failed`` without the reason, so the job is described again either way.
+    """
     waiter = sagemaker.get_waiter("training_job_completed_or_stopped")
-    waiter.wait(TrainingJobName=job_name, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts})
+    try:
+        waiter.wait(TrainingJobName=job_name, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts})
+    except WaiterError as error:
+        if "Max attempts exceeded" in str(error):
+            raise SageMakerJobError(
+                f"training job {job_name} did not finish within {delay * max_attempts} s; "
+                "see it in the SageMaker console"
+            ) from None
     description = sagemaker.describe_training_job(TrainingJobName=job_name)
-    if description["TrainingJobStatus"] != "Completed":
-        raise RuntimeError(
-            f"training job {job_name} {description['TrainingJobStatus']}: {description.get('FailureReason', '')}"
-        )
+    status = description["TrainingJobStatus"]
+    if status != "Completed":
+        reason = description.get("FailureReason") or "no reason given"
+        raise SageMakerJobError(f"training job {job_name} {status}: {reason}")
     return description
 
 
-def create_model(sagemaker: Any, *, model_name: str, role_arn: str, region: str, model_data_url: str) -> str:
-    _check_name(model_name)
+def create_model(
+    sagemaker: Any,
+    *,
+    model_name: str,
+    role_arn: str,
+    region: str,
+    model_data_url: str,
+    names: SageMakerNames | None = None,
+) -> str:
+    (names or sagemaker_names()).check(model_name)
     sagemaker.create_model(
         ModelName=model_name,
         PrimaryContainer={"Image": knn_image_uri(region), "ModelDataUrl": model_data_url},
@@ -170,52 +153,138 @@ def create_model(sagemaker: Any, *, model_name: str, role_arn: str, region: str,
     return model_name
 
 
-def create_endpoint_config(
-    sagemaker: Any,
+def production_variant(
     *,
-    config_name: str,
     model_name: str,
     instance_type: str = HOSTING_INSTANCE_TYPE,
     serverless: bool = False,
     memory_size_mb: int = 2048,
     max_concurrency: int = 5,
-) -> str:
-    """One ``AllTraffic`` variant: ``instance_type`` x1, or serverless (memory 1024..6144 MB in 1 GB steps)."""
-    _check_name(config_name)
+) -> dict[str, Any]:
+    """One ``AllTraffic`` variant: ``instance_type`` x1, or serverless (1024..6144 MB in 1 GB steps, 1..200)."""
     variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": model_name}
     if serverless:
-        variant["ServerlessConfig"] = {"MemorySizeInMB": int(memory_size_mb), "MaxConcurrency": int(max_concurrency)}
+        if memory_size_mb not in range(1024, 6145, 1024):
+            raise ValueError(f"serverless memory must be 1024..6144 MB in 1024 MB steps, got {memory_size_mb}")
+        if not 1 <= max_concurrency <= 200:
+            raise ValueError(f"serverless max concurrency must be 1..200, got {max_concurrency}")
+        variant["ServerlessConfig"] = {"MemorySizeInMB": memory_size_mb, "MaxConcurrency": max_concurrency}
     else:
         variant.update({"InstanceType": instance_type, "InitialInstanceCount": 1})
+    return variant
+
+
+def create_endpoint_config(
+    sagemaker: Any, *, config_name: str, variant: dict[str, Any], names: SageMakerNames | None = None
+) -> str:
+    (names or sagemaker_names()).check(config_name)
     sagemaker.create_endpoint_config(EndpointConfigName=config_name, ProductionVariants=[variant])
     return config_name
 
 
-def _endpoint_exists(sagemaker: Any, endpoint_name: str) -> bool:
+def _error(exc: ClientError) -> tuple[str, str]:
+    details = exc.response.get("Error", {})
+    return details.get("Code", ""), details.get("Message", "")
+
+
+def _is_missing(exc: ClientError) -> bool:
+    code, message = _error(exc)
+    return code == "ValidationException" and "Could not find" in message
+
+
+def describe_endpoint(sagemaker: Any, endpoint_name: str) -> dict[str, Any] | None:
+    """The endpoint's description, or None when it does not exist."""
     try:
-        sagemaker.describe_endpoint(EndpointName=endpoint_name)
+        return sagemaker.describe_endpoint(EndpointName=endpoint_name)
     except ClientError as exc:
-        message = exc.response.get("Error", {}).get("Message", "")
-        if exc.response.get("Error", {}).get("Code") == "ValidationException" and "Could not find" in message:
+        if _is_missing(exc):
+            return None
+        raise
+
+
+def _is_serverless_config(sagemaker: Any, config_name: str) -> bool | None:
+    """Whether an endpoint config hosts serverless; None when it is gone (e.g. deleted by a clean-up)."""
+    try:
+        description = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    except ClientError as exc:
+        if _is_missing(exc):
+            return None
+        raise
+    return any("ServerlessConfig" in variant for variant in description["ProductionVariants"])
+
+
+def _with_visible_config(call: Callable[[], Any], *, sleep: Callable[[float], None]) -> Any:
+    attempts, delay = CONFIG_VISIBILITY_ATTEMPTS, CONFIG_VISIBILITY_DELAY_SECONDS
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except ClientError as exc:
+            if not _is_missing(exc) or "endpoint configuration" not in _error(exc)[1].lower() or attempt == attempts:
+                raise
+            sleep(delay * attempt)
+    raise AssertionError("unreachable")
+
+
+def delete_endpoint_and_wait(sagemaker: Any, endpoint_name: str, *, delay: int = 15, max_attempts: int = 80) -> bool:
+    """Delete the endpoint (the one thing that bills by the hour) and wait until it is gone."""
+    try:
+        sagemaker.delete_endpoint(EndpointName=endpoint_name)
+    except ClientError as exc:
+        if _is_missing(exc):
             return False
         raise
+    sagemaker.get_waiter("endpoint_deleted").wait(
+        EndpointName=endpoint_name, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
+    )
     return True
 
 
-def deploy_endpoint(sagemaker: Any, *, endpoint_name: str, config_name: str) -> str:
-    """Create the endpoint, or point an existing one at the new config; returns "created"/"updated"."""
-    _check_name(endpoint_name)
-    if _endpoint_exists(sagemaker, endpoint_name):
-        sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
-        return "updated"
-    sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
-    return "created"
+def deploy_endpoint(
+    sagemaker: Any,
+    *,
+    endpoint_name: str,
+    config_name: str,
+    serverless: bool = False,
+    names: SageMakerNames | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Callable[[str], None] = print,
+) -> str:
+    """Create the endpoint, or point the existing one at the new config; returns what happened.
+
+    "created", "updated", or "replaced" when the hosting kind changes: SageMaker cannot update an instance-backed
+    endpoint to serverless or back, so the old endpoint is deleted first (a short outage, said in the log).
+    """
+    (names or sagemaker_names()).check(endpoint_name)
+    existing = describe_endpoint(sagemaker, endpoint_name)
+    action = "created"
+    if existing is not None:
+        was_serverless = _is_serverless_config(sagemaker, existing["EndpointConfigName"])
+        if was_serverless is None or was_serverless == serverless:
+            _with_visible_config(
+                lambda: sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name),
+                sleep=sleep,
+            )
+            return "updated"
+        log(f"endpoint {endpoint_name} changes hosting kind; SageMaker cannot update that, so it is recreated")
+        delete_endpoint_and_wait(sagemaker, endpoint_name)
+        action = "replaced"
+    _with_visible_config(
+        lambda: sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name), sleep=sleep
+    )
+    return action
 
 
 def wait_for_endpoint(sagemaker: Any, endpoint_name: str, *, delay: int = 30, max_attempts: int = 60) -> None:
-    sagemaker.get_waiter("endpoint_in_service").wait(
-        EndpointName=endpoint_name, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
-    )
+    """Block until InService; a failed endpoint raises with SageMaker's ``FailureReason``."""
+    try:
+        sagemaker.get_waiter("endpoint_in_service").wait(
+            EndpointName=endpoint_name, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
+        )
+    except WaiterError:
+        description = describe_endpoint(sagemaker, endpoint_name) or {}
+        status = description.get("EndpointStatus", "missing")
+        reason = description.get("FailureReason") or "no reason given"
+        raise SageMakerJobError(f"endpoint {endpoint_name} is {status}: {reason}") from None
 
 
 def predict(runtime: Any, endpoint_name: str, rows: list[list[float]]) -> list[int]:
@@ -228,20 +297,49 @@ def predict(runtime: Any, endpoint_name: str, rows: list[list[float]]) -> list[i
     return [int(p["predicted_label"]) for p in reply["predictions"]]
 
 
-def clean_up(sagemaker: Any, *, endpoint_name: str, config_name: str, model_name: str) -> list[str]:
-    """Delete endpoint, endpoint config and model (what costs money is the endpoint); returns what went."""
-    deleted = []
-    for call, kwargs in (
-        (sagemaker.delete_endpoint, {"EndpointName": endpoint_name}),
-        (sagemaker.delete_endpoint_config, {"EndpointConfigName": config_name}),
-        (sagemaker.delete_model, {"ModelName": model_name}),
+def _names_under(sagemaker: Any, operation: str, key: str, name_key: str, prefix: str) -> Iterator[str]:
+    """Every resource name under the prefix; NameContains narrows the listing, startswith makes it exact."""
+    for page in sagemaker.get_paginator(operation).paginate(NameContains=prefix):
+        for item in page[key]:
+            if item[name_key].startswith(prefix):
+                yield item[name_key]
+
+
+def _delete_quietly(call: Callable[..., Any], **kwargs: str) -> bool:
+    try:
+        call(**kwargs)
+    except ClientError as exc:
+        if _is_missing(exc):
+            return False
+        raise
+    return True
+
+
+def clean_up(sagemaker: Any, *, names: SageMakerNames, keep_endpoint: bool = False) -> list[str]:
+    """Delete the endpoint and every model and endpoint config under ``<prefix>knn-``; returns what went.
+
+    Found by listing, not remembered, so it works after a kernel restart and for runs made elsewhere.
+    With ``keep_endpoint`` the endpoint and the config and model it serves stay; older runs go.
+    """
+    deleted: list[str] = []
+    in_use: set[str] = set()
+    if keep_endpoint:
+        endpoint = describe_endpoint(sagemaker, names.endpoint_name)
+        if endpoint is not None:
+            config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+            in_use = {config["EndpointConfigName"]} | {v["ModelName"] for v in config["ProductionVariants"]}
+    elif delete_endpoint_and_wait(sagemaker, names.endpoint_name):
+        deleted.append(names.endpoint_name)
+    for config_name in list(
+        _names_under(sagemaker, "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", names.run_prefix)
     ):
-        try:
-            call(**kwargs)
-            deleted.append(next(iter(kwargs.values())))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ValidationException":
-                raise
+        if config_name not in in_use and _delete_quietly(
+            sagemaker.delete_endpoint_config, EndpointConfigName=config_name
+        ):
+            deleted.append(config_name)
+    for model_name in list(_names_under(sagemaker, "list_models", "Models", "ModelName", names.run_prefix)):
+        if model_name not in in_use and _delete_quietly(sagemaker.delete_model, ModelName=model_name):
+            deleted.append(model_name)
     return deleted
 
 
@@ -255,13 +353,13 @@ def run(
     train_csv: bytes | Path,
     k: int,
     sample_size: int,
-    endpoint_name: str | None = None,
+    names: SageMakerNames | None = None,
     serverless: bool = False,
-    log: Any = print,
+    log: Callable[[str], None] = print,
 ) -> dict[str, str]:
     """Upload, train, wait, create model + config, create/update the endpoint, wait; names of what exists."""
-    name = resource_name()
-    endpoint_name = endpoint_name or endpoint_name_from_context()
+    names = names or sagemaker_names()
+    name = names.run_name()
     train_uri = upload_training_data(s3, bucket, train_csv, key=f"knn/{name}/train/knn-train.csv")
     log(f"uploaded training data to {train_uri}")
     job = start_training_job(
@@ -273,6 +371,7 @@ def run(
         output_s3_uri=f"s3://{bucket}/knn/output/",
         k=k,
         sample_size=sample_size,
+        names=names,
     )
     log(f"training job {job} started; waiting (a few minutes)…")
     started = time.monotonic()
@@ -284,9 +383,13 @@ def run(
         role_arn=role_arn,
         region=region,
         model_data_url=description["ModelArtifacts"]["S3ModelArtifacts"],
+        names=names,
     )
-    config = create_endpoint_config(sagemaker, config_name=name, model_name=model, serverless=serverless)
-    action = deploy_endpoint(sagemaker, endpoint_name=endpoint_name, config_name=config)
-    log(f"endpoint {endpoint_name} {action} with config {config}; waiting until InService…")
-    wait_for_endpoint(sagemaker, endpoint_name)
-    return {"training_job": job, "model": model, "endpoint_config": config, "endpoint": endpoint_name}
+    variant = production_variant(model_name=model, serverless=serverless)
+    config = create_endpoint_config(sagemaker, config_name=name, variant=variant, names=names)
+    action = deploy_endpoint(
+        sagemaker, endpoint_name=names.endpoint_name, config_name=config, serverless=serverless, names=names, log=log
+    )
+    log(f"endpoint {names.endpoint_name} {action} with config {config}; waiting until InService…")
+    wait_for_endpoint(sagemaker, names.endpoint_name)
+    return {"training_job": job, "model": model, "endpoint_config": config, "endpoint": names.endpoint_name}

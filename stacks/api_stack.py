@@ -26,6 +26,7 @@ class ApiStack(Stack):
             throttle_rate_limit=config.api_throttle_rate_limit,
             throttle_burst_limit=config.api_throttle_burst_limit,
             log_retention=config.log_retention,
+            create_account_role=config.api_gateway_account_role == "create",
         )
         self.api = recommendations.rest_api
 

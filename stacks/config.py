@@ -7,7 +7,13 @@ from typing import Any
 
 from aws_cdk import aws_logs as logs
 
-CONTEXT_PREFIX = "mysfits:"
+from mysfits.settings import (
+    CONTEXT_PREFIX,
+    DEFAULT_ENDPOINT_NAME,
+    DEFAULT_NAME_PREFIX,
+    SettingsError,
+    check_sagemaker_names,
+)
 
 # CloudWatch Logs accepts only these retention periods; the numbers keep cdk.json readable.
 RETENTION_BY_DAYS = {
@@ -25,12 +31,17 @@ RETENTION_BY_DAYS = {
     365: logs.RetentionDays.ONE_YEAR,
 }
 
-# SageMaker resource names: alphanumerics and hyphens, at most 63 characters.
-SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 CODECOMMIT_NAME = re.compile(r"^[\w.-]{1,100}$")
 
 
-class ConfigError(ValueError):
+# Who owns API Gateway's account-wide CloudWatch role (AWS::ApiGateway::Account, one per account and region).
+API_GATEWAY_ACCOUNT_ROLE_CHOICES = {
+    "create": "the API stack creates the role and sets it on the account; both are retained by `cdk destroy`",
+    "existing": "the account already has a CloudWatch role set (`aws apigateway get-account`); use it as it is",
+}
+
+
+class ConfigError(SettingsError):
     """A context value in cdk.json (or `-c key=value`) that the app cannot use; the message names the key."""
 
 
@@ -38,8 +49,8 @@ class ConfigError(ValueError):
 class MysfitsConfig:
     """Everything the stacks may vary on. Built once; stacks never read env vars or context themselves."""
 
-    endpoint_name: str = "mysfits-recommender"
-    sagemaker_name_prefix: str = "mysfits-"
+    endpoint_name: str = DEFAULT_ENDPOINT_NAME
+    sagemaker_name_prefix: str = DEFAULT_NAME_PREFIX
     notebook_instance_type: str = "ml.t3.medium"
     notebook_idle_minutes: int = 60
     api_throttle_rate_limit: float = 50.0
@@ -47,23 +58,17 @@ class MysfitsConfig:
     log_retention_days: int = 30
     create_repository: bool = True
     repository_name: str = "mysfits-recommendations"
+    api_gateway_account_role: str = "create"
 
     def __post_init__(self) -> None:
-        if not SAGEMAKER_NAME.match(self.endpoint_name):
+        try:
+            check_sagemaker_names(endpoint_name=self.endpoint_name, name_prefix=self.sagemaker_name_prefix)
+        except SettingsError as error:
+            raise ConfigError(str(error)) from None
+        if self.api_gateway_account_role not in API_GATEWAY_ACCOUNT_ROLE_CHOICES:
             raise ConfigError(
-                f"{CONTEXT_PREFIX}endpointName {self.endpoint_name!r} is not a valid SageMaker endpoint name "
-                "(letters, digits and hyphens, at most 63 characters)"
-            )
-        if not self.endpoint_name.lower().startswith(self.sagemaker_name_prefix.lower()):
-            raise ConfigError(
-                f"{CONTEXT_PREFIX}endpointName {self.endpoint_name!r} must start with "
-                f"{CONTEXT_PREFIX}sagemakerNamePrefix {self.sagemaker_name_prefix!r}: the notebook role may only "
-                "manage SageMaker resources under that prefix"
-            )
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}-", self.sagemaker_name_prefix):
-            raise ConfigError(
-                f"{CONTEXT_PREFIX}sagemakerNamePrefix {self.sagemaker_name_prefix!r} must be lower-case "
-                "letters, digits and hyphens ending in '-', at most 32 characters"
+                f"{CONTEXT_PREFIX}apiGatewayAccountRole must be one of {sorted(API_GATEWAY_ACCOUNT_ROLE_CHOICES)}, "
+                f"got {self.api_gateway_account_role!r}"
             )
         if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", self.notebook_instance_type):
             raise ConfigError(

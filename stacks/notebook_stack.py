@@ -1,12 +1,15 @@
 """Notebook stack: the SageMaker notebook instance, its role, and the bucket for training data and models."""
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_codecommit as codecommit
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import MysfitsConfig
 from stacks.constructs.buckets import AccessLogsBucket, PrivateBucket
 from stacks.constructs.ml_notebook import MlNotebook
+from stacks.constructs.provider_logs import AutoDeleteProviderLogs
+from stacks.constructs.supported_regions import SupportedRegions, knn_regions
 
 
 class NotebookStack(Stack):
@@ -20,6 +23,7 @@ class NotebookStack(Stack):
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        SupportedRegions(self, "Regions", regions=knn_regions(), why="AWS publishes the built-in k-NN image")
         access_logs = AccessLogsBucket(self, "AccessLogs")
         self.artifacts_bucket = PrivateBucket(
             self, "Artifacts", access_logs=access_logs, access_logs_prefix="artifacts/"
@@ -34,6 +38,16 @@ class NotebookStack(Stack):
             endpoint_name=config.endpoint_name,
             repository=repository,
             artifacts_bucket=self.artifacts_bucket,
+        )
+        AutoDeleteProviderLogs(self, "AutoDeleteLogs", log_retention=config.log_retention)
+        # SageMaker names the endpoint's log group itself and gives it no retention; created here first, it has
+        # one. (Its training-job and notebook log groups are shared by the whole account: left to SageMaker.)
+        self.endpoint_log_group = logs.LogGroup(
+            self,
+            "EndpointLogs",
+            log_group_name=f"/aws/sagemaker/Endpoints/{config.endpoint_name}",
+            retention=config.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
         )
 
         CfnOutput(self, "NotebookName", value=self.notebook.instance.attr_notebook_instance_name)

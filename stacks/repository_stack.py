@@ -4,13 +4,13 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.config import MysfitsConfig
-from stacks.constructs.seeded_repository import SeededRepository
+from stacks.constructs.seeded_repository import PROJECT_ROOT, SeededRepository
 
 
 class RepositoryStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: MysfitsConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        seeded = SeededRepository(self, "Source", repository_name=config.repository_name)
+        seeded = SeededRepository(self, "Source", repository_name=config.repository_name, source_root=PROJECT_ROOT)
         self.repository = seeded.repository
 
         CfnOutput(self, "RepositoryName", value=self.repository.repository_name)

@@ -6,10 +6,13 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from mysfits import sagemaker_job as job
+from mysfits import settings
+from mysfits.settings import SageMakerNames
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/mysfits-notebook-role"
@@ -17,6 +20,8 @@ BUCKET = "mysfits-artifacts-bucket"
 NAME = "mysfits-knn-20250101-120000"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mysfits-recommender"
 IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/knn:1"
+NAMES = SageMakerNames(endpoint_name="mysfits-recommender", name_prefix="mysfits-")
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -50,11 +55,38 @@ def test_image_uri_and_unknown_region():
         job.knn_image_uri("mars-1")
 
 
-def test_names():
-    assert job.resource_name(datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)) == NAME
-    assert job.endpoint_name_from_context() == "mysfits-recommender"
+def test_names_come_from_the_shared_settings():
+    assert NAMES.run_name(datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)) == NAME
+    assert settings.sagemaker_names(stack={}) == NAMES  # cdk.json's context
     with pytest.raises(ValueError, match="must start with 'mysfits-'"):
-        job.create_model(object(), model_name="other", role_arn=ROLE, region=REGION, model_data_url="s3://b/k")
+        job.create_model(
+            object(), model_name="other", role_arn=ROLE, region=REGION, model_data_url="s3://b/k", names=NAMES
+        )
+
+
+def test_a_configured_prefix_reaches_every_name():
+    names = settings.sagemaker_names(
+        stack={}, context={"mysfits:sagemakerNamePrefix": "demo-", "mysfits:endpointName": "demo-endpoint"}
+    )
+    assert names.run_name(NOW).startswith("demo-knn-")
+    assert names.endpoint_name == "demo-endpoint"
+    with pytest.raises(ValueError, match="must start with 'demo-'"):
+        job.training_job_request(
+            job_name=NAME,
+            role_arn=ROLE,
+            region=REGION,
+            train_s3_uri="s3://b/",
+            output_s3_uri="s3://b/o/",
+            k=1,
+            sample_size=1,
+            names=names,
+        )
+    on_instance = settings.sagemaker_names(
+        stack={"endpointName": "team-recommender", "namePrefix": "team-"}, context={}
+    )
+    assert on_instance == SageMakerNames(endpoint_name="team-recommender", name_prefix="team-")
+    with pytest.raises(settings.SettingsError, match="must start with"):
+        SageMakerNames(endpoint_name="other-endpoint", name_prefix="mysfits-")
 
 
 def test_upload_training_data():
@@ -103,6 +135,7 @@ def test_create_training_job_request(sagemaker):
         output_s3_uri=f"s3://{BUCKET}/knn/output/",
         k=15,
         sample_size=900_000,
+        names=NAMES,
     )
     assert name == NAME
 
@@ -132,11 +165,22 @@ def test_wait_for_training_job_uses_the_waiter(sagemaker):
     assert description["ModelArtifacts"]["S3ModelArtifacts"].endswith("model.tar.gz")
 
 
-def test_failed_training_job_raises(sagemaker):
+def test_failed_training_job_raises_with_sagemakers_reason(sagemaker):
     client, stubber = sagemaker
     failed = _described_job("Failed", FailureReason="ClientError: bad csv")
+    stubber.add_response("describe_training_job", _described_job("InProgress"), {"TrainingJobName": NAME})
+    stubber.add_response("describe_training_job", failed, {"TrainingJobName": NAME})  # the waiter gives up here
     stubber.add_response("describe_training_job", failed, {"TrainingJobName": NAME})
-    with pytest.raises(Exception, match=r"Failed|bad csv"):
+    with pytest.raises(
+        job.SageMakerJobError, match=r"^training job mysfits-knn-20250101-120000 Failed: ClientError: bad csv$"
+    ):
+        job.wait_for_training_job(client, NAME, delay=0, max_attempts=5)
+
+
+def test_training_job_that_outlasts_the_wait_says_so(sagemaker):
+    client, stubber = sagemaker
+    stubber.add_response("describe_training_job", _described_job("InProgress"), {"TrainingJobName": NAME})
+    with pytest.raises(job.SageMakerJobError, match="did not finish within 0 s"):
         job.wait_for_training_job(client, NAME, delay=0, max_attempts=1)
 
 
@@ -181,9 +225,45 @@ def test_create_model_and_configs(sagemaker):
             ],
         },
     )
-    job.create_model(client, model_name=NAME, role_arn=ROLE, region=REGION, model_data_url=artifact)
-    job.create_endpoint_config(client, config_name=NAME, model_name=NAME)
-    job.create_endpoint_config(client, config_name=NAME + "-sls", model_name=NAME, serverless=True)
+    job.create_model(client, model_name=NAME, role_arn=ROLE, region=REGION, model_data_url=artifact, names=NAMES)
+    job.create_endpoint_config(client, config_name=NAME, variant=job.production_variant(model_name=NAME), names=NAMES)
+    job.create_endpoint_config(
+        client,
+        config_name=NAME + "-sls",
+        variant=job.production_variant(model_name=NAME, serverless=True),
+        names=NAMES,
+    )
+
+
+@pytest.mark.parametrize(
+    ("memory", "concurrency", "message"),
+    [(1000, 5, "1024..6144 MB"), (7168, 5, "1024..6144 MB"), (2048, 0, "1..200"), (2048, 201, "1..200")],
+)
+def test_serverless_limits_are_checked_before_sagemaker_sees_them(memory, concurrency, message):
+    with pytest.raises(ValueError, match=message):
+        job.production_variant(model_name=NAME, serverless=True, memory_size_mb=memory, max_concurrency=concurrency)
+
+
+def _described_endpoint(config_name, status="InService", **extra):
+    return {
+        "EndpointName": "mysfits-recommender",
+        "EndpointArn": ARN,
+        "EndpointConfigName": config_name,
+        "EndpointStatus": status,
+        "CreationTime": NOW,
+        "LastModifiedTime": NOW,
+        **extra,
+    }
+
+
+def _described_config(config_name, *, serverless):
+    variant = job.production_variant(model_name=config_name, serverless=serverless)
+    return {
+        "EndpointConfigName": config_name,
+        "EndpointConfigArn": ARN,
+        "ProductionVariants": [variant],
+        "CreationTime": NOW,
+    }
 
 
 def test_deploy_creates_a_missing_endpoint(sagemaker):
@@ -197,7 +277,70 @@ def test_deploy_creates_a_missing_endpoint(sagemaker):
     stubber.add_response(
         "create_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
     )
-    assert job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME) == "created"
+    assert job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES) == "created"
+
+
+def test_deploy_retries_while_a_new_config_is_not_yet_visible(sagemaker):
+    client, stubber = sagemaker
+    stubber.add_client_error(
+        "describe_endpoint", "ValidationException", 'Could not find endpoint "mysfits-recommender".'
+    )
+    for _ in range(2):
+        stubber.add_client_error(
+            "create_endpoint", "ValidationException", f"Could not find endpoint configuration {NAME}."
+        )
+    stubber.add_response(
+        "create_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
+    )
+    slept = []
+    action = job.deploy_endpoint(
+        client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES, sleep=slept.append
+    )
+    assert action == "created"
+    assert slept == [job.CONFIG_VISIBILITY_DELAY_SECONDS, 2 * job.CONFIG_VISIBILITY_DELAY_SECONDS]
+
+
+def test_deploy_gives_up_when_the_config_never_appears(sagemaker):
+    client, stubber = sagemaker
+    stubber.add_client_error(
+        "describe_endpoint", "ValidationException", 'Could not find endpoint "mysfits-recommender".'
+    )
+    for _ in range(job.CONFIG_VISIBILITY_ATTEMPTS):
+        stubber.add_client_error(
+            "create_endpoint", "ValidationException", f"Could not find endpoint configuration {NAME}."
+        )
+    with pytest.raises(ClientError, match="Could not find endpoint configuration"):
+        job.deploy_endpoint(
+            client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES, sleep=lambda _: None
+        )
+
+
+def test_switching_instance_hosting_to_serverless_recreates_the_endpoint(sagemaker):
+    client, stubber = sagemaker
+    stubber.add_response(
+        "describe_endpoint", _described_endpoint("mysfits-knn-old"), {"EndpointName": "mysfits-recommender"}
+    )
+    stubber.add_response(
+        "describe_endpoint_config",
+        _described_config("mysfits-knn-old", serverless=False),
+        {"EndpointConfigName": "mysfits-knn-old"},
+    )
+    stubber.add_response("delete_endpoint", {}, {"EndpointName": "mysfits-recommender"})
+    stubber.add_response(
+        "describe_endpoint", _described_endpoint("mysfits-knn-old", "Deleting"), {"EndpointName": "mysfits-recommender"}
+    )
+    stubber.add_client_error(
+        "describe_endpoint", "ValidationException", 'Could not find endpoint "mysfits-recommender".'
+    )
+    stubber.add_response(
+        "create_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
+    )
+    logged = []
+    action = job.deploy_endpoint(
+        client, endpoint_name="mysfits-recommender", config_name=NAME, serverless=True, names=NAMES, log=logged.append
+    )
+    assert action == "replaced"
+    assert "cannot update" in logged[0]
 
 
 def test_deploy_updates_an_existing_endpoint(sagemaker):
@@ -216,16 +359,32 @@ def test_deploy_updates_an_existing_endpoint(sagemaker):
         {"EndpointName": "mysfits-recommender"},
     )
     stubber.add_response(
+        "describe_endpoint_config",
+        _described_config("mysfits-knn-old", serverless=False),
+        {"EndpointConfigName": "mysfits-knn-old"},
+    )
+    stubber.add_response(
         "update_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
     )
-    assert job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME) == "updated"
+    assert job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES) == "updated"
 
 
 def test_deploy_propagates_other_errors(sagemaker):
     client, stubber = sagemaker
     stubber.add_client_error("describe_endpoint", "AccessDeniedException", "not allowed")
     with pytest.raises(Exception, match="not allowed"):
-        job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME)
+        job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES)
+
+
+def test_failed_endpoint_raises_with_sagemakers_reason(sagemaker):
+    client, stubber = sagemaker
+    failed = _described_endpoint(
+        NAME, "Failed", FailureReason="The primary container did not pass the ping health check."
+    )
+    stubber.add_response("describe_endpoint", failed, {"EndpointName": "mysfits-recommender"})
+    stubber.add_response("describe_endpoint", failed, {"EndpointName": "mysfits-recommender"})
+    with pytest.raises(job.SageMakerJobError, match="is Failed: The primary container did not pass"):
+        job.wait_for_endpoint(client, "mysfits-recommender", delay=0, max_attempts=3)
 
 
 def test_predict_through_sagemaker_runtime():
@@ -245,20 +404,66 @@ def test_predict_through_sagemaker_runtime():
         assert job.predict(runtime, "mysfits-recommender", [[1, 2, 3, 4, 5], [8, 8, 8, 8, 8]]) == [3, 11]
 
 
-def test_clean_up_deletes_endpoint_config_and_model(sagemaker):
+def _listed(kind, *names, next_token=None):
+    key, name_key = {"configs": ("EndpointConfigs", "EndpointConfigName"), "models": ("Models", "ModelName")}[kind]
+    arn_key = name_key.replace("Name", "Arn")
+    page = {key: [{name_key: name, arn_key: ARN, "CreationTime": NOW} for name in names]}
+    return {**page, "NextToken": next_token} if next_token else page
+
+
+def test_clean_up_finds_every_run_under_the_prefix_by_listing(sagemaker):
+    """No names remembered: it works after a kernel restart and for runs made elsewhere."""
     client, stubber = sagemaker
+    old, new = "mysfits-knn-20240101-000000", NAME
     stubber.add_response("delete_endpoint", {}, {"EndpointName": "mysfits-recommender"})
-    stubber.add_response("delete_endpoint_config", {}, {"EndpointConfigName": NAME})
     stubber.add_client_error(
-        "delete_model", "ValidationException", "Could not find model", expected_params={"ModelName": NAME}
+        "describe_endpoint", "ValidationException", 'Could not find endpoint "mysfits-recommender".'
     )
-    deleted = job.clean_up(client, endpoint_name="mysfits-recommender", config_name=NAME, model_name=NAME)
-    assert deleted == ["mysfits-recommender", NAME]
+    stubber.add_response(
+        "list_endpoint_configs",
+        _listed("configs", old, "other-mysfits-knn-1", next_token="t"),
+        {"NameContains": "mysfits-knn-"},
+    )
+    stubber.add_response(
+        "list_endpoint_configs", _listed("configs", new), {"NameContains": "mysfits-knn-", "NextToken": "t"}
+    )
+    stubber.add_response("delete_endpoint_config", {}, {"EndpointConfigName": old})
+    stubber.add_response("delete_endpoint_config", {}, {"EndpointConfigName": new})
+    stubber.add_response("list_models", _listed("models", old, new), {"NameContains": "mysfits-knn-"})
+    stubber.add_response("delete_model", {}, {"ModelName": old})
+    stubber.add_client_error(
+        "delete_model", "ValidationException", "Could not find model", expected_params={"ModelName": new}
+    )
+    deleted = job.clean_up(client, names=NAMES)
+    assert deleted == ["mysfits-recommender", old, new, old]
+
+
+def test_clean_up_can_keep_the_live_endpoint_and_what_it_serves(sagemaker):
+    client, stubber = sagemaker
+    old = "mysfits-knn-20240101-000000"
+    stubber.add_response("describe_endpoint", _described_endpoint(NAME), {"EndpointName": "mysfits-recommender"})
+    stubber.add_response(
+        "describe_endpoint_config", _described_config(NAME, serverless=False), {"EndpointConfigName": NAME}
+    )
+    stubber.add_response("list_endpoint_configs", _listed("configs", old, NAME), {"NameContains": "mysfits-knn-"})
+    stubber.add_response("delete_endpoint_config", {}, {"EndpointConfigName": old})
+    stubber.add_response("list_models", _listed("models", old, NAME), {"NameContains": "mysfits-knn-"})
+    stubber.add_response("delete_model", {}, {"ModelName": old})
+    assert job.clean_up(client, names=NAMES, keep_endpoint=True) == [old, old]
+
+
+def test_clean_up_fails_loudly_when_sagemaker_refuses(sagemaker):
+    client, stubber = sagemaker
+    stubber.add_client_error(
+        "delete_endpoint", "AccessDeniedException", "not authorized to perform sagemaker:DeleteEndpoint"
+    )
+    with pytest.raises(ClientError, match="not authorized"):
+        job.clean_up(client, names=NAMES)
 
 
 def test_run_wires_everything_together(sagemaker, monkeypatch):
     client, stubber = sagemaker
-    monkeypatch.setattr(job, "resource_name", lambda: NAME)
+    monkeypatch.setattr(SageMakerNames, "run_name", lambda self, now=None: NAME)
     monkeypatch.setattr(job, "wait_for_training_job", lambda sm, name: _described_job("Completed"))
     monkeypatch.setattr(job, "wait_for_endpoint", lambda sm, name: None)
     s3 = boto3.client("s3", region_name=REGION)
@@ -299,6 +504,7 @@ def test_run_wires_everything_together(sagemaker, monkeypatch):
             train_csv=b"1,1,1,1,1,1\n",
             k=15,
             sample_size=1,
+            names=NAMES,
             log=lambda *_: None,
         )
     assert result == {"training_job": NAME, "model": NAME, "endpoint_config": NAME, "endpoint": "mysfits-recommender"}
@@ -337,7 +543,7 @@ def test_stack_settings_come_from_the_file_the_on_start_script_writes(tmp_path):
     written = script.split("<<'JSON'\n", 1)[1].split("\nJSON", 1)[0]
     path = tmp_path / ".mysfits-stack.json"
     path.write_text(written)
-    assert job.stack_settings(path) == {
+    assert settings.stack_settings(path) == {
         "region": "eu-west-1",
         "artifactsBucket": "mysfits-artifacts",
         "roleArn": "arn:aws:iam::123456789012:role/notebook",
@@ -347,8 +553,12 @@ def test_stack_settings_come_from_the_file_the_on_start_script_writes(tmp_path):
 
 
 def test_stack_settings_are_empty_off_the_instance_and_clear_when_broken(tmp_path):
-    assert job.stack_settings(tmp_path / "missing.json") == {}
+    assert settings.stack_settings(tmp_path / "missing.json") == {}
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
-        job.stack_settings(broken)
+    with pytest.raises(settings.SettingsError, match="unreadable"):
+        settings.stack_settings(broken)
+    not_an_object = tmp_path / "list.json"
+    not_an_object.write_text("[]")
+    with pytest.raises(settings.SettingsError, match="must hold a JSON object"):
+        settings.stack_settings(not_an_object)

@@ -1,0 +1,1 @@
+"""Local stand-ins for AWS: the SageMaker endpoint, API Gateway + Lambda, and the server that runs them."""

@@ -42,12 +42,12 @@ from mysfits.local.apigw import (
 )
 from mysfits.local.endpoint import DEFAULT_REGION, LocalEndpoint
 from mysfits.local.httpbase import BodyError, LocalHTTPServer, QuietHandler
-from mysfits.sagemaker_job import endpoint_name_from_context
+from mysfits.settings import sagemaker_names
 
 WEB_ROOT = PROJECT_ROOT / "web"
 DEFAULT_PORT = 8080
 # The name the CDK app gives the Lambda (cdk.json `mysfits:endpointName`), so local and AWS agree.
-DEFAULT_ENDPOINT_NAME = endpoint_name_from_context()
+DEFAULT_ENDPOINT_NAME = sagemaker_names(stack={}).endpoint_name
 API_PATH = "/recommendations"
 MAX_API_BODY_BYTES = 64 * 1024
 CONTENT_SECURITY_POLICY = (

@@ -1,6 +1,6 @@
 """The REST API: `POST /recommendations`, validated at the edge against the OpenAPI request schema."""
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Fn, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -14,7 +14,8 @@ BAD_BODY_MESSAGE = (
     '{"message": "Invalid request body: expected {\\"entry\\": [five integers from 1 to 8]} with no other fields"}'
 )
 JSON_ERROR_TEMPLATE = '{"message": $context.error.messageString}'
-NO_STORE = {"gatewayresponse.header.Cache-Control": "'no-store'"}
+# CDK prefixes the keys with `gatewayresponse.header.` itself.
+NO_STORE = {"Cache-Control": "'no-store'"}
 
 
 class RecommendationsApi(Construct):
@@ -29,7 +30,9 @@ class RecommendationsApi(Construct):
         throttle_rate_limit: float,
         throttle_burst_limit: int,
         log_retention: logs.RetentionDays,
+        create_account_role: bool,
     ) -> None:
+        """`create_account_role`: set API Gateway's account-wide CloudWatch role (see `_account_role_note`)."""
         super().__init__(scope, construct_id)
 
         self.access_log_group = logs.LogGroup(
@@ -41,9 +44,10 @@ class RecommendationsApi(Construct):
             rest_api_name="mysfits-recommendations",
             description="Mythical Mysfits: recommend a Mysfit from five questionnaire answers",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            # Execution logging needs the account-level CloudWatch role; DESTROY keeps `cdk destroy` clean.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            # Execution and access logging need the account's CloudWatch role (AWS::ApiGateway::Account, one per
+            # account and region). Every REST API in the region depends on it, so both stay after `cdk destroy`.
+            cloud_watch_role=create_account_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if create_account_role else None,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
                 throttling_rate_limit=throttle_rate_limit,
@@ -108,9 +112,19 @@ class RecommendationsApi(Construct):
             )
 
         self.recommendations_url = self.rest_api.url_for_path(f"/{RESOURCE_PATH}")
-        self._acknowledge_public_endpoint()
+        # API Gateway names the execution log group itself and creates it without retention; created here first,
+        # it has one and goes with the stack (the stage is deleted first, so nothing writes to it afterwards).
+        self.execution_log_group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=Fn.join("", ["API-Gateway-Execution-Logs_", self.rest_api.rest_api_id, f"/{STAGE_NAME}"]),
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.rest_api.deployment_stage.node.add_dependency(self.execution_log_group)
+        self._acknowledge_public_endpoint(create_account_role)
 
-    def _acknowledge_public_endpoint(self) -> None:
+    def _acknowledge_public_endpoint(self, create_account_role: bool) -> None:
         reason = (
             "The recommendation API is public by design, like the original Mythical Mysfits site: anonymous "
             "visitors submit five questionnaire answers and no user data is stored or returned. Abuse is "
@@ -127,6 +141,8 @@ class RecommendationsApi(Construct):
                 "throttled per stage and reached mostly through CloudFront; add one for production traffic.",
             )
         )
+        if not create_account_role:
+            return
         Validations.of(self.rest_api).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",

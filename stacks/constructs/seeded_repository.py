@@ -1,76 +1,94 @@
 """A CodeCommit repository that starts out holding this project: no manual copy before the notebook clones it."""
 
 import atexit
-import fnmatch
 import shutil
+import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from aws_cdk import Annotations
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BRANCH = "main"
-# What the repository holds: the project as committed. An explicit list, because an asset of the project root
-# with exclusions makes CDK walk all of .venv and node_modules on every synth (about 3 s of a 5 s synth).
-REPOSITORY_CONTENT = (
-    ".ci",
-    ".gitignore",
-    "Makefile",
-    "README.md",
-    "api",
-    "app.py",
-    "benchmarks",
-    "cdk.json",
-    "lambda",
-    "mysfits",
-    "notebooks",
-    "package-lock.json",
-    "package.json",
-    "pyproject.toml",
-    "requirements-dev.txt",
-    "requirements.txt",
-    "stacks",
-    "tests",
-    "web",
-)
+# CodeCommit's quotas: CloudFormation's initial archive may be 20 GB compressed and Git files 2 GB, but its
+# file APIs stop at 6 MB a file. The seed keeps to the strictest figures, far above what this project needs.
+MAX_FILE_BYTES = 6 * 1024 * 1024
+MAX_TOTAL_BYTES = 20 * 1024 * 1024
 
 
-def ignored_patterns() -> list[str]:
-    """What `.gitignore` keeps out of git stays out of the seeded repository too."""
-    lines = (PROJECT_ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
-    return [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith(("#", "!"))]
+class RepositorySeedError(Exception):
+    """The project cannot be staged as the repository's first commit; the message says what to do."""
 
 
-def stage_repository_content(destination: Path) -> Path:
-    patterns = ignored_patterns()
+@dataclass(frozen=True)
+class StagedContent:
+    directory: Path
+    files: tuple[str, ...]
+    skipped_empty: tuple[str, ...]
+    total_bytes: int
 
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        relative = Path(directory).relative_to(PROJECT_ROOT)
-        return {
-            name
-            for name in names
-            if any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(str(relative / name), p) for p in patterns)
-        }
 
-    for entry in REPOSITORY_CONTENT:
-        source = PROJECT_ROOT / entry
-        if source.is_dir():
-            shutil.copytree(source, destination / entry, ignore=ignore)
-        elif source.exists():
-            shutil.copy2(source, destination / entry)
-    return destination
+def tracked_files(root: Path) -> list[str]:
+    """What git tracks, so the seed is the project as committed: no .venv, caches, or local secrets."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--cached"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        raise RepositorySeedError(
+            f"the Repository stack seeds CodeCommit with the files git tracks, but `git ls-files` failed in {root} "
+            f"({error}); synthesize from a git checkout, or set mysfits:createRepository=false"
+        ) from None
+    return sorted(name for name in result.stdout.decode("utf-8").split("\0") if name)
+
+
+def stage_repository_content(root: Path, destination: Path) -> StagedContent:
+    """Copy the tracked files; CodeCommit refuses empty files in a repository's initial code, so skip them."""
+    staged, empty, total = [], [], 0
+    for name in tracked_files(root):
+        source = root / name
+        if not source.is_file():  # deleted in the work tree but not yet in git, or a submodule
+            continue
+        size = source.stat().st_size
+        if size == 0:
+            empty.append(name)
+            continue
+        if size > MAX_FILE_BYTES:
+            raise RepositorySeedError(f"{name} is {size:,} bytes; CodeCommit's seed takes files up to 6 MB")
+        total += size
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        staged.append(name)
+    if not staged:
+        raise RepositorySeedError(f"git tracks no files in {root}; commit the project before synthesizing")
+    if total > MAX_TOTAL_BYTES:
+        raise RepositorySeedError(f"the tracked files hold {total:,} bytes; the repository seed is kept under 20 MB")
+    return StagedContent(destination, tuple(staged), tuple(empty), total)
 
 
 class SeededRepository(Construct):
     """The project's service code and notebook, committed to `main` when the repository is created."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, repository_name: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, repository_name: str, source_root: Path) -> None:
         super().__init__(scope, construct_id)
         staging = Path(tempfile.mkdtemp(prefix="mysfits-repository-"))
         atexit.register(shutil.rmtree, staging, ignore_errors=True)  # CDK copies it into cdk.out at synth
-        self.source = s3_assets.Asset(self, "InitialCommit", path=str(stage_repository_content(staging / "content")))
+        self.content = stage_repository_content(source_root, staging / "content")
+        if self.content.skipped_empty:
+            Annotations.of(self).add_warning_v2(
+                "mysfits:emptyFilesNotSeeded",
+                "CodeCommit refuses empty files in a repository's initial code, so these are not in the first "
+                f"commit: {', '.join(self.content.skipped_empty)}",
+            )
+        self.source = s3_assets.Asset(self, "InitialCommit", path=str(self.content.directory))
         self.repository = codecommit.Repository(
             self,
             "Repository",

@@ -1,17 +1,15 @@
 """Stop this SageMaker notebook instance once Jupyter has been idle for the configured minutes.
 
-Installed by the on-start lifecycle script and run by a systemd timer with the system python3: stdlib only
-(boto3 if present, else the AWS CLI), so nothing is downloaded at start-up.
-Amazon Linux 2023's system python is 3.9: keep to what 3.9 runs.
+Installed by the on-start lifecycle script and run by a systemd timer on the first interpreter that imports
+boto3 (the instance's JupyterSystemEnv; Amazon Linux 2023's own python3 has none). Standard library plus boto3,
+so nothing is downloaded at start-up. Keep to what Python 3.9 runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import ssl
-import subprocess
 import sys
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -62,23 +60,8 @@ def fetch_sessions(url: str = JUPYTER_SESSIONS_URL) -> list[dict]:
 
 
 def stop_instance(name: str, region: str) -> None:
-    try:
-        import boto3
-    except ImportError:
-        aws = shutil.which("aws") or "/usr/bin/aws"
-        subprocess.run(
-            [
-                aws,
-                "sagemaker",
-                "stop-notebook-instance",
-                "--notebook-instance-name",
-                name,
-                "--region",
-                region,
-            ],
-            check=True,
-        )
-        return
+    import boto3  # the on-start script chose an interpreter that has it
+
     boto3.client("sagemaker", region_name=region).stop_notebook_instance(NotebookInstanceName=name)
 
 
@@ -87,25 +70,32 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--idle-minutes", type=int, required=True)
     parser.add_argument("--notebook-name", required=True)
     parser.add_argument("--region", required=True)
+    parser.add_argument("--jupyter-url", default=JUPYTER_SESSIONS_URL, help=argparse.SUPPRESS)
+    parser.add_argument("--state-file", type=Path, default=STATE_FILE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    state_file: Path = args.state_file
 
     now = datetime.now(timezone.utc)
     try:
-        sessions = fetch_sessions()
+        sessions = fetch_sessions(args.jupyter_url)
     except (OSError, ValueError) as error:
         print(f"autostop: Jupyter not reachable ({error}); not stopping")
         return 0
-    previous = parse_time(STATE_FILE.read_text().strip()) if STATE_FILE.exists() else None
+    previous = parse_time(state_file.read_text().strip()) if state_file.exists() else None
     idle_start = idle_since(sessions, now, previous)
     if idle_start is None:
-        STATE_FILE.unlink(missing_ok=True)
+        state_file.unlink(missing_ok=True)
         print("autostop: a kernel is busy")
         return 0
-    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    STATE_FILE.write_text(idle_start.isoformat())
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(idle_start.isoformat())
     if should_stop(idle_start, now, args.idle_minutes):
         print(f"autostop: idle since {idle_start.isoformat()}; stopping {args.notebook_name}")
-        stop_instance(args.notebook_name, args.region)
+        try:
+            stop_instance(args.notebook_name, args.region)
+        except Exception as error:  # any failure must reach the journal as one line, with exit 1
+            print(f"autostop: ERROR: could not stop {args.notebook_name}: {type(error).__name__}: {error}")
+            return 1
     else:
         print(f"autostop: idle since {idle_start.isoformat()}; limit {args.idle_minutes} minutes")
     return 0
