@@ -22,9 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from mysfits.settings import SageMakerNames, sagemaker_names
+from mysfits.settings import SageMakerNames, knn_registries, sagemaker_names
 
-REGISTRIES_PATH = Path(__file__).with_name("knn_image_registries.json")
 TRAINING_INSTANCE_TYPE = "ml.m5.large"
 HOSTING_INSTANCE_TYPE = "ml.m5.large"
 TRAIN_CONTENT_TYPE = "text/csv;label_size=1"
@@ -38,10 +37,6 @@ CONFIG_VISIBILITY_DELAY_SECONDS = 2.0
 
 class SageMakerJobError(RuntimeError):
     """A step on SageMaker failed; the message carries SageMaker's own reason."""
-
-
-def knn_registries() -> dict[str, str]:
-    return json.loads(REGISTRIES_PATH.read_text(encoding="utf-8"))
 
 
 def knn_image_uri(region: str) -> str:

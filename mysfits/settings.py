@@ -16,6 +16,8 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON_PATH = PROJECT_ROOT / "cdk.json"
+# Region -> AWS account that publishes the built-in k-NN image (`<account>.dkr.ecr.<region>.amazonaws.com/knn:1`).
+KNN_REGISTRIES_PATH = Path(__file__).resolve().with_name("knn_image_registries.json")
 # Written on every start of the notebook instance by the Notebook stack's on-start script.
 STACK_SETTINGS_PATH = Path.home() / "SageMaker" / ".mysfits-stack.json"
 CONTEXT_PREFIX = "mysfits:"
@@ -79,6 +81,11 @@ class SageMakerNames:
                 f"SageMaker resource names must start with {self.name_prefix!r} (the notebook role's scope): {name!r}"
             )
         return name
+
+
+def knn_registries() -> dict[str, str]:
+    """Where the k-NN image lives per region: the notebook builds image URIs, the stacks IAM and region rules."""
+    return json.loads(KNN_REGISTRIES_PATH.read_text(encoding="utf-8"))
 
 
 def cdk_context(path: Path = CDK_JSON_PATH) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def test_api_gateway_account_role_outlives_the_stack(synthesized):
     for resource in (account, role):
         assert resource["DeletionPolicy"] == "Retain"
         assert resource["UpdateReplacePolicy"] == "Retain"
-    stage_id, stage = only(synthesized.resources("MysfitsApi", "AWS::ApiGateway::Stage"))
+    _, stage = only(synthesized.resources("MysfitsApi", "AWS::ApiGateway::Stage"))
     assert account_id in stage["DependsOn"]  # logging settings need the role in place first
 
 
@@ -82,7 +82,8 @@ def test_log_groups_that_services_name_themselves_are_created_first(synthesized)
         if "API-Gateway-Execution-Logs_" in json.dumps(group["Properties"].get("LogGroupName"))
     )
     name = execution["Properties"]["LogGroupName"]["Fn::Join"][1]
-    assert name[0] == "API-Gateway-Execution-Logs_" and name[2] == "/prod"
+    assert name[0] == "API-Gateway-Execution-Logs_"
+    assert name[2] == "/prod"
     assert name[1] == {"Ref": next(iter(synthesized.resources("MysfitsApi", "AWS::ApiGateway::RestApi")))}
     _, stage = only(synthesized.resources("MysfitsApi", "AWS::ApiGateway::Stage"))
     assert execution_id in stage["DependsOn"]  # the stage goes first on delete: nothing logs into a deleted group

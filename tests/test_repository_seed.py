@@ -60,7 +60,7 @@ def test_empty_files_are_skipped_and_named(checkout, tmp_path):
 def test_a_file_over_codecommits_limit_stops_synthesis(checkout, tmp_path):
     (checkout / "big.bin").write_bytes(b"x" * (seed.MAX_FILE_BYTES + 1))
     git(checkout, "add", "big.bin")
-    with pytest.raises(seed.RepositorySeedError, match="big.bin is 6,291,457 bytes"):
+    with pytest.raises(seed.RepositorySeedError, match=r"big\.bin is 6,291,457 bytes"):
         seed.stage_repository_content(checkout, tmp_path / "staged")
 
 

@@ -1,7 +1,6 @@
 """SageMaker-mode calls, checked request by request with botocore's Stubber (nothing leaves the machine)."""
 
 import io
-import json
 from datetime import UTC, datetime
 
 import boto3
@@ -42,7 +41,7 @@ def sagemaker():
 
 
 def test_registries_file_is_flat_region_to_account():
-    registries = json.loads(job.REGISTRIES_PATH.read_text())
+    registries = settings.knn_registries()
     assert registries["us-east-1"] == "382416733822"
     assert registries["eu-west-1"] == "438346466558"
     assert all(isinstance(v, str) and len(v) == 12 and v.isdigit() for v in registries.values())

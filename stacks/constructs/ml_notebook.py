@@ -1,6 +1,5 @@
 """The SageMaker notebook: encrypted volume, idle auto-stop, the project cloned in, and a least-privilege role."""
 
-import json
 from pathlib import Path
 
 from aws_cdk import (
@@ -21,11 +20,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from mysfits.settings import knn_registries
+
 LIFECYCLE_DIR = Path(__file__).resolve().parent / "notebook_lifecycle"
-KNN_REGISTRIES_PATH = PROJECT_ROOT / "mysfits" / "knn_image_registries.json"
 PLATFORM_IDENTIFIER = "notebook-al2023-v1"
 KNN_REPOSITORY = "knn"
+# Training data and model artifacts live under this folder of the artifacts bucket (mysfits/sagemaker_job.py).
+ARTIFACTS_FOLDER = "knn"
+# Where SageMaker publishes the instance metrics of training jobs and endpoints with the execution role.
+SAGEMAKER_METRIC_NAMESPACES = ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints"]
 # SageMaker refuses lifecycle scripts whose base64 form exceeds this many characters.
 LIFECYCLE_CONTENT_LIMIT = 16384
 
@@ -77,7 +80,7 @@ class MlNotebook(Construct):
         self._grant_sagemaker(stack, name_prefix, instance_name)
         self._grant_artifacts(artifacts_bucket)
         self._grant_knn_image(stack)
-        self._grant_logs_and_metrics(stack)
+        self._grant_logs_and_metrics(stack, name_prefix, instance_name)
         if repository is not None:
             repository.grant_pull(self.role)
 
@@ -112,6 +115,10 @@ class MlNotebook(Construct):
             root_access="Disabled",
             kms_key_id=self.volume_key.key_id,
             volume_size_in_gb=10,
+            # IMDSv2 only: a token-bound session instead of plain GETs that a forwarded request could make.
+            instance_metadata_service_configuration=sagemaker.CfnNotebookInstance.InstanceMetadataServiceConfigurationProperty(
+                minimum_instance_metadata_service_version="2"
+            ),
             direct_internet_access="Enabled",
             lifecycle_config_name=self.lifecycle.attr_notebook_instance_lifecycle_config_name,
             default_code_repository=repository.repository_clone_url_http if repository else None,
@@ -121,40 +128,33 @@ class MlNotebook(Construct):
         self._acknowledge()
 
     def _grant_sagemaker(self, stack: Stack, prefix: str, instance_name: str) -> None:
-        def arns(resource: str) -> list[str]:
-            return [stack.format_arn(service="sagemaker", resource=resource, resource_name=f"{prefix}*")]
+        def arn(resource: str, name: str = f"{prefix}*") -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
 
+        # Only what mysfits/sagemaker_job.py, the notebook and autostop.py call (tests/test_permissions.py).
         statements = {
-            "TrainingJobs": (
-                ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
-                arns("training-job"),
-            ),
-            "Models": (
-                ["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel"],
-                arns("model"),
-            ),
+            "TrainingJobs": (["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"], [arn("training-job")]),
+            "Models": (["sagemaker:CreateModel", "sagemaker:DeleteModel"], [arn("model")]),
             "EndpointConfigs": (
                 [
                     "sagemaker:CreateEndpointConfig",
                     "sagemaker:DescribeEndpointConfig",
                     "sagemaker:DeleteEndpointConfig",
                 ],
-                arns("endpoint-config"),
+                [arn("endpoint-config")],
             ),
             "Endpoints": (
-                [
-                    "sagemaker:CreateEndpoint",
-                    "sagemaker:UpdateEndpoint",
-                    "sagemaker:DescribeEndpoint",
-                    "sagemaker:DeleteEndpoint",
-                    "sagemaker:InvokeEndpoint",
-                ],
-                arns("endpoint"),
+                ["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:InvokeEndpoint"],
+                [arn("endpoint")],
             ),
-            "StopOwnNotebookWhenIdle": (
-                ["sagemaker:StopNotebookInstance", "sagemaker:DescribeNotebookInstance"],
-                [stack.format_arn(service="sagemaker", resource="notebook-instance", resource_name=instance_name)],
+            # The Service Authorization Reference requires both resources: the endpoint and the config it runs.
+            "DeployEndpoints": (
+                ["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"],
+                [arn("endpoint"), arn("endpoint-config")],
             ),
+            # Listing has no resource-level permissions; clean-up narrows it with NameContains=<prefix>knn-.
+            "ListModelsAndEndpointConfigs": (["sagemaker:ListModels", "sagemaker:ListEndpointConfigs"], ["*"]),
+            "StopOwnNotebookWhenIdle": (["sagemaker:StopNotebookInstance"], [arn("notebook-instance", instance_name)]),
         }
         for sid, (actions, resources) in statements.items():
             self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
@@ -169,23 +169,20 @@ class MlNotebook(Construct):
         )
 
     def _grant_artifacts(self, bucket: s3.IBucket) -> None:
+        # Training jobs list their S3Prefix input channel; the notebook uploads the data, training writes the model.
         self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListArtifacts",
-                actions=["s3:ListBucket", "s3:GetBucketLocation"],
-                resources=[bucket.bucket_arn],
-            )
+            iam.PolicyStatement(sid="ListArtifacts", actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadWriteArtifacts",
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                resources=[bucket.arn_for_objects("*")],
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{ARTIFACTS_FOLDER}/*")],
             )
         )
 
     def _grant_knn_image(self, stack: Stack) -> None:
-        registries = json.loads(KNN_REGISTRIES_PATH.read_text(encoding="utf-8"))
+        registries = knn_registries()
         mapping = CfnMapping(
             self,
             "KnnImageRegistry",
@@ -212,25 +209,32 @@ class MlNotebook(Construct):
             iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
         )
 
-    def _grant_logs_and_metrics(self, stack: Stack) -> None:
+    def _grant_logs_and_metrics(self, stack: Stack, prefix: str, instance_name: str) -> None:
+        def log_group(name: str) -> str:
+            return stack.format_arn(
+                service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+
+        # The log groups SageMaker writes with this role, and the streams of our jobs, endpoints and instance.
+        streams = {
+            "/aws/sagemaker/TrainingJobs": f"{prefix}*",  # <job name>/algo-1-<time>
+            f"/aws/sagemaker/Endpoints/{prefix}*": "*",  # one group per endpoint: <variant>/<instance id>
+            "/aws/sagemaker/NotebookInstances": f"{instance_name}/*",  # LifecycleConfigOnStart, jupyter.log
+        }
+        self._log_streams = streams  # for the acknowledgments of the wildcard log ARNs
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="SageMakerLogs",
-                actions=[
-                    "logs:CreateLogGroup",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "logs:DescribeLogStreams",
-                    "logs:GetLogEvents",
-                ],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
+                sid="SageMakerLogGroups",
+                actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                # CloudWatch Logs checks some group actions against `<group ARN>:*` rather than the bare ARN.
+                resources=[log_group(name) for group in streams for name in (group, f"{group}:*")],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SageMakerLogStreams",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group(f"{group}:log-stream:{stream}") for group, stream in streams.items()],
             )
         )
         self.role.add_to_policy(
@@ -238,7 +242,7 @@ class MlNotebook(Construct):
                 sid="SageMakerMetrics",
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
+                conditions={"StringEquals": {"cloudwatch:namespace": SAGEMAKER_METRIC_NAMESPACES}},
             )
         )
 
@@ -252,35 +256,43 @@ class MlNotebook(Construct):
             Acknowledgment(id="AwsSolutions-SM1", reason=no_vpc),
             Acknowledgment(id="AwsSolutions-SM3", reason=no_vpc),
         )
+        prefix = self._name_prefix
         prefix_reason = (
-            "Each training run creates new names (mysfits-knn-<timestamp>), so the prefix is the narrowest scope "
+            f"Each training run creates new names ({prefix}knn-<timestamp>), so the prefix is the narrowest scope "
             "that allows a new run while excluding every other SageMaker resource in the account."
         )
         arn_head = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
+        logs_head = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
         bucket_id = Stack.of(self).get_logical_id(self._artifacts_bucket.node.default_child)
+        log_reason = (
+            "SageMaker creates these log groups and streams itself, named after the run, endpoint or instance "
+            "(training streams <job name>/algo-1-<time>, one group /aws/sagemaker/Endpoints/<endpoint> with streams "
+            "<variant>/<instance id>, lifecycle streams <notebook name>/LifecycleConfigOnStart); the pattern "
+            f"admits only our {prefix}* jobs and endpoints and this notebook instance."
+        )
+        wildcard_logs = [f"{group}:log-stream:{stream}" for group, stream in self._log_streams.items()]
+        wildcard_logs += [group for group in self._log_streams if "*" in group]
+        wildcard_logs += [f"{group}:*" for group in self._log_streams]
         Validations.of(self.role).acknowledge(
             *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{arn_head}:{kind}/{self._name_prefix}*]",
-                    reason=prefix_reason,
-                )
+                Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{arn_head}:{kind}/{prefix}*]", reason=prefix_reason)
                 for kind in ("training-job", "model", "endpoint-config", "endpoint")
             ),
             Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
-                reason="Training data, model artifacts and job outputs are objects created at run time, all inside "
-                "this stack's own artifacts bucket; no other bucket is reachable.",
+                id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{ARTIFACTS_FOLDER}/*]",
+                reason=f"Training data, model artifacts and job outputs are objects created at run time under "
+                f"{ARTIFACTS_FOLDER}/ in this stack's own artifacts bucket; no other bucket or folder is reachable.",
             ),
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="ecr:GetAuthorizationToken has no resource-level permissions (image pulls are scoped to the "
-                "regional knn repository), and cloudwatch:PutMetricData has none either; it is limited by a "
-                "condition to SageMaker's metric namespaces.",
+                reason="The Service Authorization Reference lists no resource types for these actions: "
+                "ecr:GetAuthorizationToken (image pulls themselves are scoped to the regional knn repository), "
+                "sagemaker:ListModels and sagemaker:ListEndpointConfigs (clean-up lists names only, filtered to "
+                f"{prefix}knn-), and cloudwatch:PutMetricData, which a condition limits to SageMaker's "
+                "/aws/sagemaker/TrainingJobs and /aws/sagemaker/Endpoints namespaces.",
             ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-                "log-group:/aws/sagemaker/*]",
-                reason="SageMaker names the log groups itself (/aws/sagemaker/TrainingJobs, /Endpoints/<name>, "
-                "/NotebookInstances); the grant is limited to SageMaker's log-group namespace.",
+            *(
+                Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{logs_head}{name}]", reason=log_reason)
+                for name in wildcard_logs
             ),
         )

@@ -4,13 +4,11 @@ A CloudFormation rule fails the deployment before any resource is created, with 
 an obscure error from a mapping lookup or from CloudFront half-way through.
 """
 
-import json
-from pathlib import Path
-
 from aws_cdk import Aws, CfnRule, CfnRuleAssertion, Fn
 from constructs import Construct
 
-KNN_REGISTRIES_PATH = Path(__file__).resolve().parents[2] / "mysfits" / "knn_image_registries.json"
+from mysfits.settings import knn_registries
+
 # CloudFront delivers standard logs only to buckets in Regions enabled by default, not in opt-in Regions
 # (CloudFront Developer Guide, "Choosing an Amazon S3 bucket for your standard logs").
 CLOUDFRONT_LOG_REGIONS = (
@@ -36,7 +34,7 @@ CLOUDFRONT_LOG_REGIONS = (
 
 def knn_regions() -> tuple[str, ...]:
     """Regions where AWS publishes the built-in k-NN image (mysfits/knn_image_registries.json)."""
-    return tuple(sorted(json.loads(KNN_REGISTRIES_PATH.read_text(encoding="utf-8"))))
+    return tuple(sorted(knn_registries()))
 
 
 class SupportedRegions(Construct):
