@@ -14,6 +14,7 @@ and creates it again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -197,26 +198,42 @@ def describe_endpoint(sagemaker: Any, endpoint_name: str) -> dict[str, Any] | No
         raise
 
 
-def _is_serverless_config(sagemaker: Any, config_name: str) -> bool | None:
-    """Whether an endpoint config hosts serverless; None when it is gone (e.g. deleted by a clean-up)."""
+def _serves_serverless(config: dict[str, Any]) -> bool:
+    return any("ServerlessConfig" in variant for variant in config["ProductionVariants"])
+
+
+def _describe_config(sagemaker: Any, config_name: str) -> dict[str, Any] | None:
+    """The endpoint config's description, or None when it is gone (e.g. deleted by a clean-up)."""
     try:
-        description = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+        return sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
     except ClientError as exc:
         if _is_missing(exc):
             return None
         raise
-    return any("ServerlessConfig" in variant for variant in description["ProductionVariants"])
 
 
-def _with_visible_config(call: Callable[[], Any], *, sleep: Callable[[float], None]) -> Any:
-    attempts, delay = CONFIG_VISIBILITY_ATTEMPTS, CONFIG_VISIBILITY_DELAY_SECONDS
-    for attempt in range(1, attempts + 1):
+def _visible_config(sagemaker: Any, config_name: str, *, sleep: Callable[[float], None]) -> dict[str, Any]:
+    """CreateEndpoint reads configs eventually consistently; its API reference recommends DescribeEndpointConfig
+    first, so a config created a moment ago is looked up until it shows, a few times, before it is used."""
+    for attempt in range(1, CONFIG_VISIBILITY_ATTEMPTS + 1):
+        config = _describe_config(sagemaker, config_name)
+        if config is not None:
+            return config
+        if attempt < CONFIG_VISIBILITY_ATTEMPTS:
+            sleep(CONFIG_VISIBILITY_DELAY_SECONDS * attempt)
+    raise SageMakerJobError(f"endpoint config {config_name} does not exist (looked {CONFIG_VISIBILITY_ATTEMPTS} times)")
+
+
+def _with_visible_config(call: Callable[[], Any], config_name: str, *, sleep: Callable[[float], None]) -> Any:
+    """Retry a create or update that SageMaker refuses because it does not see the config yet."""
+    for attempt in range(1, CONFIG_VISIBILITY_ATTEMPTS + 1):
         try:
             return call()
         except ClientError as exc:
-            if not _is_missing(exc) or "endpoint configuration" not in _error(exc)[1].lower() or attempt == attempts:
+            code, message = _error(exc)
+            if code != "ValidationException" or config_name not in message or attempt == CONFIG_VISIBILITY_ATTEMPTS:
                 raise
-            sleep(delay * attempt)
+            sleep(CONFIG_VISIBILITY_DELAY_SECONDS * attempt)
     raise AssertionError("unreachable")
 
 
@@ -228,10 +245,33 @@ def delete_endpoint_and_wait(sagemaker: Any, endpoint_name: str, *, delay: int =
         if _is_missing(exc):
             return False
         raise
+    _wait_until_deleted(sagemaker, endpoint_name, delay=delay, max_attempts=max_attempts)
+    return True
+
+
+def _wait_until_deleted(sagemaker: Any, endpoint_name: str, *, delay: int = 15, max_attempts: int = 80) -> None:
     sagemaker.get_waiter("endpoint_deleted").wait(
         EndpointName=endpoint_name, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
     )
-    return True
+
+
+# Statuses an endpoint leaves by itself; UpdateEndpoint and DeleteEndpoint are refused until it has.
+SETTLING_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
+
+
+def _settled_endpoint(sagemaker: Any, endpoint_name: str, log: Callable[[str], None]) -> dict[str, Any] | None:
+    """The endpoint once it is InService or Failed, or None once it is gone."""
+    existing = describe_endpoint(sagemaker, endpoint_name)
+    if existing is not None and existing["EndpointStatus"] == "Deleting":
+        log(f"endpoint {endpoint_name} is being deleted; waiting until it is gone")
+        _wait_until_deleted(sagemaker, endpoint_name)
+        return None
+    if existing is not None and existing["EndpointStatus"] in SETTLING_STATUSES:
+        log(f"endpoint {endpoint_name} is {existing['EndpointStatus']}; waiting until it settles")
+        with contextlib.suppress(WaiterError):  # Failed: the caller recreates it
+            sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=endpoint_name)
+        existing = describe_endpoint(sagemaker, endpoint_name)
+    return existing
 
 
 def deploy_endpoint(
@@ -239,38 +279,51 @@ def deploy_endpoint(
     *,
     endpoint_name: str,
     config_name: str,
-    serverless: bool = False,
     names: SageMakerNames | None = None,
     sleep: Callable[[float], None] = time.sleep,
     log: Callable[[str], None] = print,
 ) -> str:
     """Create the endpoint, or point the existing one at the new config; returns what happened.
 
-    "created", "updated", or "replaced" when the hosting kind changes: SageMaker cannot update an instance-backed
-    endpoint to serverless or back, so the old endpoint is deleted first (a short outage, said in the log).
+    "created", "updated", or "replaced": SageMaker cannot update an instance-backed endpoint to serverless or back,
+    and DeleteEndpoint is the only call a Failed endpoint accepts, so in those cases the old endpoint is deleted
+    first (a short outage, said in the log). An endpoint still creating or updating is waited for.
     """
     (names or sagemaker_names()).check(endpoint_name)
-    existing = describe_endpoint(sagemaker, endpoint_name)
+    serverless = _serves_serverless(_visible_config(sagemaker, config_name, sleep=sleep))
+    existing = _settled_endpoint(sagemaker, endpoint_name, log)
     action = "created"
     if existing is not None:
-        was_serverless = _is_serverless_config(sagemaker, existing["EndpointConfigName"])
-        if was_serverless is None or was_serverless == serverless:
+        current = _describe_config(sagemaker, existing["EndpointConfigName"])
+        if existing["EndpointStatus"] == "Failed":
+            reason = existing.get("FailureReason", "no reason given")
+            log(f"endpoint {endpoint_name} is Failed ({reason}); DeleteEndpoint is all it accepts, so it is recreated")
+        elif current is None or _serves_serverless(current) == serverless:
             _with_visible_config(
                 lambda: sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name),
+                config_name,
                 sleep=sleep,
             )
             return "updated"
-        log(f"endpoint {endpoint_name} changes hosting kind; SageMaker cannot update that, so it is recreated")
+        else:
+            log(f"endpoint {endpoint_name} changes hosting kind; SageMaker cannot update that, so it is recreated")
         delete_endpoint_and_wait(sagemaker, endpoint_name)
         action = "replaced"
     _with_visible_config(
-        lambda: sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name), sleep=sleep
+        lambda: sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name),
+        config_name,
+        sleep=sleep,
     )
     return action
 
 
-def wait_for_endpoint(sagemaker: Any, endpoint_name: str, *, delay: int = 30, max_attempts: int = 60) -> None:
-    """Block until InService; a failed endpoint raises with SageMaker's ``FailureReason``."""
+def wait_for_endpoint(
+    sagemaker: Any, endpoint_name: str, *, config_name: str | None = None, delay: int = 30, max_attempts: int = 60
+) -> None:
+    """Block until InService on ``config_name``; raise with SageMaker's ``FailureReason`` otherwise.
+
+    A failed update rolls back: the endpoint is InService again, on the old config, so the config is checked too.
+    """
     try:
         sagemaker.get_waiter("endpoint_in_service").wait(
             EndpointName=endpoint_name, WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts}
@@ -280,6 +333,14 @@ def wait_for_endpoint(sagemaker: Any, endpoint_name: str, *, delay: int = 30, ma
         status = description.get("EndpointStatus", "missing")
         reason = description.get("FailureReason") or "no reason given"
         raise SageMakerJobError(f"endpoint {endpoint_name} is {status}: {reason}") from None
+    if config_name is None:
+        return
+    description = describe_endpoint(sagemaker, endpoint_name) or {}
+    if description.get("EndpointConfigName") != config_name:
+        reason = description.get("FailureReason") or "no reason given"
+        raise SageMakerJobError(
+            f"endpoint {endpoint_name} rolled back to {description.get('EndpointConfigName')}: {reason}"
+        )
 
 
 def predict(runtime: Any, endpoint_name: str, rows: list[list[float]]) -> list[int]:
@@ -320,6 +381,11 @@ def clean_up(sagemaker: Any, *, names: SageMakerNames, keep_endpoint: bool = Fal
     in_use: set[str] = set()
     if keep_endpoint:
         endpoint = describe_endpoint(sagemaker, names.endpoint_name)
+        if endpoint is not None and endpoint["EndpointStatus"] != "InService":
+            # SageMaker: no config may be deleted while CreateEndpoint or UpdateEndpoint runs.
+            raise SageMakerJobError(
+                f"endpoint {names.endpoint_name} is {endpoint['EndpointStatus']}; clean up once it is InService"
+            )
         if endpoint is not None:
             config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
             in_use = {config["EndpointConfigName"]} | {v["ModelName"] for v in config["ProductionVariants"]}
@@ -382,9 +448,7 @@ def run(
     )
     variant = production_variant(model_name=model, serverless=serverless)
     config = create_endpoint_config(sagemaker, config_name=name, variant=variant, names=names)
-    action = deploy_endpoint(
-        sagemaker, endpoint_name=names.endpoint_name, config_name=config, serverless=serverless, names=names, log=log
-    )
+    action = deploy_endpoint(sagemaker, endpoint_name=names.endpoint_name, config_name=config, names=names, log=log)
     log(f"endpoint {names.endpoint_name} {action} with config {config}; waiting until InService…")
-    wait_for_endpoint(sagemaker, names.endpoint_name)
+    wait_for_endpoint(sagemaker, names.endpoint_name, config_name=config)
     return {"training_job": job, "model": model, "endpoint_config": config, "endpoint": names.endpoint_name}

@@ -47,7 +47,8 @@ def check_sagemaker_names(*, endpoint_name: str, name_prefix: str, source: str =
             f"{source}endpointName {endpoint_name!r} is not a valid SageMaker endpoint name "
             "(letters, digits and hyphens, at most 63 characters)"
         )
-    if not endpoint_name.lower().startswith(name_prefix):
+    if not endpoint_name.startswith(name_prefix):
+        # Exactly, case included: IAM's log-group grants and SageMaker's log group names are case-sensitive.
         raise SettingsError(
             f"{source}endpointName {endpoint_name!r} must start with {source}sagemakerNamePrefix "
             f"{name_prefix!r}: the notebook role may only manage SageMaker resources under that prefix"

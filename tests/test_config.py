@@ -50,6 +50,7 @@ def test_config_is_frozen():
         ("mysfits:createRepository", "yes", "must be true or false"),
         ("mysfits:logRetentionDays", 31, "logRetentionDays must be one of"),
         ("mysfits:endpointName", "other-endpoint", "must start with"),
+        ("mysfits:endpointName", "Mysfits-Recommender", "must start with"),  # the log-group grant is case-sensitive
         ("mysfits:endpointName", "mysfits_bad name", "not a valid SageMaker endpoint name"),
         ("mysfits:notebookInstanceType", "t3.medium", "not a SageMaker instance type"),
         ("mysfits:apiThrottleBurstLimit", 0, "between 1 and 5000"),

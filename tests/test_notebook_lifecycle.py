@@ -286,3 +286,38 @@ def test_autostop_reports_a_refused_stop_and_exits_1(tmp_path, local_server, sel
     assert result.returncode == 1
     assert "autostop: ERROR: could not stop mysfits-notebook: EndpointConnectionError" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_on_start_falls_back_to_the_kernels_python_when_jupyters_lacks_boto3(tmp_path, instance_root):
+    root, env, _ = instance_root
+    _executable(root / JUPYTER_PYTHON, f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    kernel_python = "home/ec2-user/anaconda3/envs/python3/bin/python"
+    _executable(root / kernel_python, f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    result = _run_on_start(tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    unit = (root / "etc/systemd/system/mysfits-autostop.service").read_text()
+    assert f"ExecStart=/{kernel_python} " in unit
+
+
+def test_autostop_fails_the_unit_when_jupyter_cannot_be_read(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(LIFECYCLE_DIR / "autostop.py"),
+            "--idle-minutes",
+            "60",
+            "--notebook-name",
+            "mysfits-notebook",
+            "--region",
+            "us-east-1",
+            "--jupyter-url",
+            "https://localhost:9/api/sessions",
+            "--state-file",
+            str(tmp_path / "idle-since"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith("autostop: ERROR: Jupyter's sessions API not readable")

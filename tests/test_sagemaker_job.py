@@ -265,114 +265,129 @@ def _described_config(config_name, *, serverless):
     }
 
 
+MISSING_ENDPOINT = 'Could not find endpoint "mysfits-recommender".'
+ENDPOINT = {"EndpointName": "mysfits-recommender"}
+
+
+def _config_is_visible(stubber, name=NAME, *, serverless=False):
+    stubber.add_response(
+        "describe_endpoint_config", _described_config(name, serverless=serverless), {"EndpointConfigName": name}
+    )
+
+
+def _deploy(client, **kwargs):
+    return job.deploy_endpoint(
+        client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES, sleep=lambda _: None, **kwargs
+    )
+
+
 def test_deploy_creates_a_missing_endpoint(sagemaker):
     client, stubber = sagemaker
-    stubber.add_client_error(
-        "describe_endpoint",
-        "ValidationException",
-        'Could not find endpoint "mysfits-recommender".',
-        expected_params={"EndpointName": "mysfits-recommender"},
-    )
-    stubber.add_response(
-        "create_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
-    )
-    assert job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES) == "created"
+    _config_is_visible(stubber)
+    stubber.add_client_error("describe_endpoint", "ValidationException", MISSING_ENDPOINT, expected_params=ENDPOINT)
+    stubber.add_response("create_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
+    assert _deploy(client) == "created"
 
 
-def test_deploy_retries_while_a_new_config_is_not_yet_visible(sagemaker):
+def test_deploy_waits_until_a_new_config_is_visible(sagemaker):
+    """CreateEndpoint's API reference: describe the config first; it may not be visible at once."""
     client, stubber = sagemaker
-    stubber.add_client_error(
-        "describe_endpoint", "ValidationException", 'Could not find endpoint "mysfits-recommender".'
-    )
     for _ in range(2):
         stubber.add_client_error(
-            "create_endpoint", "ValidationException", f"Could not find endpoint configuration {NAME}."
+            "describe_endpoint_config", "ValidationException", f"Could not find endpoint configuration {NAME}."
         )
-    stubber.add_response(
-        "create_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
-    )
+    _config_is_visible(stubber)
+    stubber.add_client_error("describe_endpoint", "ValidationException", MISSING_ENDPOINT)
+    stubber.add_client_error(
+        "create_endpoint", "ValidationException", f"Could not find endpoint configuration {NAME}."
+    )  # still not visible to CreateEndpoint's own read
+    stubber.add_response("create_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
     slept = []
     action = job.deploy_endpoint(
         client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES, sleep=slept.append
     )
     assert action == "created"
-    assert slept == [job.CONFIG_VISIBILITY_DELAY_SECONDS, 2 * job.CONFIG_VISIBILITY_DELAY_SECONDS]
+    delay = job.CONFIG_VISIBILITY_DELAY_SECONDS
+    assert slept == [delay, 2 * delay, delay]
 
 
 def test_deploy_gives_up_when_the_config_never_appears(sagemaker):
     client, stubber = sagemaker
-    stubber.add_client_error(
-        "describe_endpoint", "ValidationException", 'Could not find endpoint "mysfits-recommender".'
-    )
     for _ in range(job.CONFIG_VISIBILITY_ATTEMPTS):
         stubber.add_client_error(
-            "create_endpoint", "ValidationException", f"Could not find endpoint configuration {NAME}."
+            "describe_endpoint_config", "ValidationException", f"Could not find endpoint configuration {NAME}."
         )
-    with pytest.raises(ClientError, match="Could not find endpoint configuration"):
-        job.deploy_endpoint(
-            client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES, sleep=lambda _: None
-        )
+    with pytest.raises(job.SageMakerJobError, match=f"endpoint config {NAME} does not exist"):
+        _deploy(client)
 
 
 def test_switching_instance_hosting_to_serverless_recreates_the_endpoint(sagemaker):
     client, stubber = sagemaker
-    stubber.add_response(
-        "describe_endpoint", _described_endpoint("mysfits-knn-old"), {"EndpointName": "mysfits-recommender"}
-    )
-    stubber.add_response(
-        "describe_endpoint_config",
-        _described_config("mysfits-knn-old", serverless=False),
-        {"EndpointConfigName": "mysfits-knn-old"},
-    )
-    stubber.add_response("delete_endpoint", {}, {"EndpointName": "mysfits-recommender"})
-    stubber.add_response(
-        "describe_endpoint", _described_endpoint("mysfits-knn-old", "Deleting"), {"EndpointName": "mysfits-recommender"}
-    )
-    stubber.add_client_error(
-        "describe_endpoint", "ValidationException", 'Could not find endpoint "mysfits-recommender".'
-    )
-    stubber.add_response(
-        "create_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
-    )
+    _config_is_visible(stubber, serverless=True)
+    stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old"), ENDPOINT)
+    _config_is_visible(stubber, "mysfits-knn-old", serverless=False)
+    stubber.add_response("delete_endpoint", {}, ENDPOINT)
+    stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old", "Deleting"), ENDPOINT)
+    stubber.add_client_error("describe_endpoint", "ValidationException", MISSING_ENDPOINT)
+    stubber.add_response("create_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
     logged = []
-    action = job.deploy_endpoint(
-        client, endpoint_name="mysfits-recommender", config_name=NAME, serverless=True, names=NAMES, log=logged.append
-    )
-    assert action == "replaced"
+    assert _deploy(client, log=logged.append) == "replaced"
     assert "cannot update" in logged[0]
+
+
+def test_a_failed_endpoint_is_recreated_not_updated(sagemaker):
+    """EndpointStatus: DeleteEndpoint is the only operation a Failed endpoint accepts."""
+    client, stubber = sagemaker
+    _config_is_visible(stubber)
+    failed = _described_endpoint("mysfits-knn-old", "Failed", FailureReason="quota exceeded")
+    stubber.add_response("describe_endpoint", failed, ENDPOINT)
+    _config_is_visible(stubber, "mysfits-knn-old")
+    stubber.add_response("delete_endpoint", {}, ENDPOINT)
+    stubber.add_client_error("describe_endpoint", "ValidationException", MISSING_ENDPOINT)
+    stubber.add_response("create_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
+    logged = []
+    assert _deploy(client, log=logged.append) == "replaced"
+    assert "Failed (quota exceeded)" in logged[0]
+
+
+def test_an_endpoint_still_updating_is_waited_for_before_the_update(sagemaker):
+    client, stubber = sagemaker
+    _config_is_visible(stubber)
+    stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old", "Updating"), ENDPOINT)
+    stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old"), ENDPOINT)  # the waiter
+    stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old"), ENDPOINT)
+    _config_is_visible(stubber, "mysfits-knn-old")
+    stubber.add_response("update_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
+    logged = []
+    assert _deploy(client, log=logged.append) == "updated"
+    assert "is Updating; waiting" in logged[0]
 
 
 def test_deploy_updates_an_existing_endpoint(sagemaker):
     client, stubber = sagemaker
-    now = datetime(2025, 1, 1, tzinfo=UTC)
-    stubber.add_response(
-        "describe_endpoint",
-        {
-            "EndpointName": "mysfits-recommender",
-            "EndpointArn": ARN,
-            "EndpointConfigName": "mysfits-knn-old",
-            "EndpointStatus": "InService",
-            "CreationTime": now,
-            "LastModifiedTime": now,
-        },
-        {"EndpointName": "mysfits-recommender"},
-    )
-    stubber.add_response(
-        "describe_endpoint_config",
-        _described_config("mysfits-knn-old", serverless=False),
-        {"EndpointConfigName": "mysfits-knn-old"},
-    )
-    stubber.add_response(
-        "update_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}
-    )
-    assert job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES) == "updated"
+    _config_is_visible(stubber)
+    stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old"), ENDPOINT)
+    _config_is_visible(stubber, "mysfits-knn-old")
+    stubber.add_response("update_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
+    assert _deploy(client) == "updated"
 
 
 def test_deploy_propagates_other_errors(sagemaker):
     client, stubber = sagemaker
+    _config_is_visible(stubber)
     stubber.add_client_error("describe_endpoint", "AccessDeniedException", "not allowed")
-    with pytest.raises(Exception, match="not allowed"):
-        job.deploy_endpoint(client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES)
+    with pytest.raises(ClientError, match="not allowed"):
+        _deploy(client)
+
+
+def test_an_update_that_rolled_back_is_not_reported_as_deployed(sagemaker):
+    """A failed update leaves the endpoint InService on its old config, with a FailureReason."""
+    client, stubber = sagemaker
+    rolled_back = _described_endpoint("mysfits-knn-old", FailureReason="model failed the ping health check")
+    stubber.add_response("describe_endpoint", rolled_back, ENDPOINT)  # the waiter: InService
+    stubber.add_response("describe_endpoint", rolled_back, ENDPOINT)
+    with pytest.raises(job.SageMakerJobError, match="rolled back to mysfits-knn-old: model failed the ping"):
+        job.wait_for_endpoint(client, "mysfits-recommender", config_name=NAME, delay=0)
 
 
 def test_failed_endpoint_raises_with_sagemakers_reason(sagemaker):
@@ -451,6 +466,14 @@ def test_clean_up_can_keep_the_live_endpoint_and_what_it_serves(sagemaker):
     assert job.clean_up(client, names=NAMES, keep_endpoint=True) == [old, old]
 
 
+def test_clean_up_keeps_configs_while_the_endpoint_is_updating(sagemaker):
+    """SageMaker: an endpoint config must not be deleted while CreateEndpoint or UpdateEndpoint runs."""
+    client, stubber = sagemaker
+    stubber.add_response("describe_endpoint", _described_endpoint(NAME, "Updating"), ENDPOINT)
+    with pytest.raises(job.SageMakerJobError, match="is Updating; clean up once it is InService"):
+        job.clean_up(client, names=NAMES, keep_endpoint=True)
+
+
 def test_clean_up_fails_loudly_when_sagemaker_refuses(sagemaker):
     client, stubber = sagemaker
     stubber.add_client_error(
@@ -464,7 +487,7 @@ def test_run_wires_everything_together(sagemaker, monkeypatch):
     client, stubber = sagemaker
     monkeypatch.setattr(SageMakerNames, "run_name", lambda self, now=None: NAME)
     monkeypatch.setattr(job, "wait_for_training_job", lambda sm, name: _described_job("Completed"))
-    monkeypatch.setattr(job, "wait_for_endpoint", lambda sm, name: None)
+    monkeypatch.setattr(job, "wait_for_endpoint", lambda sm, name, config_name: None)
     s3 = boto3.client("s3", region_name=REGION)
     with Stubber(s3) as s3_stub:
         s3_stub.add_response(
@@ -490,6 +513,7 @@ def test_run_wires_everything_together(sagemaker, monkeypatch):
             {"EndpointConfigArn": ARN},
             {"EndpointConfigName": NAME, "ProductionVariants": ANY},
         )
+        _config_is_visible(stubber)
         stubber.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
         stubber.add_response(
             "create_endpoint", {"EndpointArn": ARN}, {"EndpointName": "mysfits-recommender", "EndpointConfigName": NAME}

@@ -14,10 +14,11 @@ from constructs import Construct
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BRANCH = "main"
-# CodeCommit's quotas: CloudFormation's initial archive may be 20 GB compressed and Git files 2 GB, but its
-# file APIs stop at 6 MB a file. The seed keeps to the strictest figures, far above what this project needs.
+# CloudFormation refuses an initial code archive over 20 MB compressed ("Code archive supplied cannot be more than
+# 20 MB compressed"; the quotas page says GB), and CodeCommit's file APIs stop at 6 MB a file. The seed keeps to
+# the strictest reading, counting uncompressed bytes: far above what this project needs.
 MAX_FILE_BYTES = 6 * 1024 * 1024
-MAX_TOTAL_BYTES = 20 * 1024 * 1024
+MAX_TOTAL_BYTES = 20_000_000
 
 
 class RepositorySeedError(Exception):

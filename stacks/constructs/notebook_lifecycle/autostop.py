@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 JUPYTER_SESSIONS_URL = "https://localhost:8443/api/sessions"
-STATE_FILE = Path("/var/lib/mysfits-autostop/idle-since")
+# On tmpfs: a stop clears it, so a new start never inherits an old "idle since".
+STATE_FILE = Path("/run/mysfits-autostop/idle-since")
 
 
 def parse_time(value: str) -> datetime:
@@ -79,8 +80,9 @@ def main(argv: list[str]) -> int:
     try:
         sessions = fetch_sessions(args.jupyter_url)
     except (OSError, ValueError) as error:
-        print(f"autostop: Jupyter not reachable ({error}); not stopping")
-        return 0
+        # Exit 1 so the unit shows as failed in systemd, not a quiet success while nothing can ever stop.
+        print(f"autostop: ERROR: Jupyter's sessions API not readable ({error}); cannot tell idleness, not stopping")
+        return 1
     previous = parse_time(state_file.read_text().strip()) if state_file.exists() else None
     idle_start = idle_since(sessions, now, previous)
     if idle_start is None:

@@ -1,23 +1,25 @@
 #!/bin/bash
 # Mysfits notebook on-start: idle auto-stop through a systemd timer, and the stack's names for the notebook.
 # Runs as root on every start; writes files only, downloads nothing, and finishes in seconds.
-# Output goes to CloudWatch Logs: /aws/sagemaker/NotebookInstances/<name>/LifecycleConfigOnStart.
+# Output goes to CloudWatch Logs: group /aws/sagemaker/NotebookInstances, stream <name>/LifecycleConfigOnStart.
 set -euo pipefail
 
 # Empty on the instance; the tests point it at a copy of the Amazon Linux 2023 layout.
 ROOT="${MYSFITS_ROOT:-}"
 
 # Amazon Linux 2023's /usr/bin/python3 has no boto3 and systemd's PATH has no `aws`: the auto-stop program
-# runs on the interpreter Jupyter itself runs on, which has boto3, and the system Python only if it has too.
+# runs on the first of these that imports boto3: Jupyter's own environment, the conda_python3 kernel's (the
+# notebook imports boto3 there), and the system Python last.
 PYTHON=""
-for candidate in /home/ec2-user/anaconda3/envs/JupyterSystemEnv/bin/python /usr/bin/python3; do
+for candidate in /home/ec2-user/anaconda3/envs/JupyterSystemEnv/bin/python \
+    /home/ec2-user/anaconda3/envs/python3/bin/python /usr/bin/python3; do
     if [ -x "$ROOT$candidate" ] && "$ROOT$candidate" -c "import boto3" 2>/dev/null; then
         PYTHON="$candidate"
         break
     fi
 done
 if [ -z "$PYTHON" ]; then
-    echo "mysfits on-start: ERROR: no Python with boto3 on this instance (tried JupyterSystemEnv and" \
+    echo "mysfits on-start: ERROR: no Python with boto3 on this instance (tried JupyterSystemEnv, python3 and" \
         "/usr/bin/python3), so idle auto-stop cannot work and the instance would bill until stopped by hand." \
         "Stopping the start here; see the README's runbook." >&2
     exit 1
