@@ -274,6 +274,7 @@ EXPECTED_OUTPUTS = {
     "MysfitsRecommendations": {"FunctionName", "LogGroupName", "EndpointArn"},
     "MysfitsApi": {"ApiUrl", "RecommendationsUrl"},
     "MysfitsWebsite": {"SiteUrl", "DistributionId", "SiteBucketName"},
+    "MysfitsMonitoring": {"DashboardUrl", "AlarmTopicArn"},
 }
 
 
