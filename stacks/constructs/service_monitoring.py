@@ -43,7 +43,7 @@ API_5XX_REASON = (
     "errors instead of Mysfits; one failed request in a quiet period does not page. No traffic is not an error."
 )
 LAMBDA_ERRORS_REASON = (
-    "The recommendation Lambda failed at least once in five minutes. Its handler answers every request with JSON "
+    "The recommendation Lambda failed at least once in 5 minutes. Its handler answers every request with JSON "
     "and never raises, so an Errors datapoint is a crash, a timeout, an out-of-memory or a broken package."
 )
 NOT_DEPLOYED_REASON = (
