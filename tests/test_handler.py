@@ -19,7 +19,6 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
-from botocore.stub import Stubber
 
 from mysfits.lambda_handler import HANDLER_PATH
 from tests.handler_support import (
@@ -41,22 +40,6 @@ SEED_BODY = '{"entry": [1,2,3,4,5]}'
 ENTRY_RULE = "entry must be an array of 5 integers from 1 to 8"
 TOO_LARGE = "the body must be at most 1024 bytes"
 NOT_FOUND = "Endpoint mysfits-recommender of account 123456789012 not found."
-
-
-@pytest.fixture
-def module(monkeypatch):
-    """The handler, pointed at the test endpoint name and logging plain JSON messages, whoever loaded it."""
-    loaded = load_handler()
-    monkeypatch.setattr(loaded, "ENDPOINT_NAME", ENDPOINT)
-    monkeypatch.setattr(loaded, "LAMBDA_JSON_LOGS", False)
-    return loaded
-
-
-@pytest.fixture
-def stubber(module):
-    with Stubber(module.runtime_client) as stub:
-        yield stub
-        stub.assert_no_pending_responses()
 
 
 @pytest.fixture

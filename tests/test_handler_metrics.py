@@ -13,10 +13,9 @@ import jsonschema
 import pytest
 from awslambdaric.lambda_runtime_log_utils import JsonFormatter
 from botocore.exceptions import ReadTimeoutError
-from botocore.stub import Stubber
 
 from stacks.constructs.recommendation_function import METRICS_NAMESPACE
-from tests.handler_support import CATALOG, ENDPOINT, api_event, expected_call, invoke_response, knn_reply, load_handler
+from tests.handler_support import CATALOG, api_event, expected_call, invoke_response, knn_reply, load_handler
 
 SEED_BODY = '{"entry": [1,2,3,4,5]}'
 # CloudWatch's MetricDatum units: the only values EMF accepts for Unit.
@@ -87,21 +86,6 @@ def assert_valid_emf(document: dict) -> dict[tuple[str, tuple[str, ...], str], f
                 values = tuple(f"{key}={document[key]}" for key in dimension_set)
                 extracted[(directive["Namespace"], values, metric["Name"])] = value
     return extracted
-
-
-@pytest.fixture
-def module(monkeypatch):
-    loaded = load_handler()
-    monkeypatch.setattr(loaded, "ENDPOINT_NAME", ENDPOINT)
-    monkeypatch.setattr(loaded, "LAMBDA_JSON_LOGS", False)
-    return loaded
-
-
-@pytest.fixture
-def stubber(module):
-    with Stubber(module.runtime_client) as stub:
-        yield stub
-        stub.assert_no_pending_responses()
 
 
 def logged_record(module, caplog, body=SEED_BODY) -> logging.LogRecord:

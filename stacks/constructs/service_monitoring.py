@@ -161,18 +161,7 @@ class ServiceMonitoring(Construct):
             alarm_friendly_name="Recommendations",
             human_readable_name="What visitors get (handler metrics, Mysfits/Recommendations)",
             metric_groups=[
-                CustomMetricGroup(
-                    title="Requests by outcome",
-                    metrics=[
-                        CustomMetricSearch(
-                            namespace=namespace,
-                            search_query='MetricName="Requests"',
-                            dimensions_map={"outcome": "*"},
-                            statistic=MetricStatistic.SUM,
-                            label="${PROP('Dim.outcome')}",
-                        ),
-                    ],
-                ),
+                _requests_by("outcome", "Requests by outcome", namespace),
                 CustomMetricGroup(
                     title="Model not deployed",
                     metrics=[
@@ -192,18 +181,7 @@ class ServiceMonitoring(Construct):
                         )
                     ],
                 ),
-                CustomMetricGroup(
-                    title="Recommendations by Mysfit",
-                    metrics=[
-                        CustomMetricSearch(
-                            namespace=namespace,
-                            search_query='MetricName="Requests"',
-                            dimensions_map={"mysfit": "*"},
-                            statistic=MetricStatistic.SUM,
-                            label="${PROP('Dim.mysfit')}",
-                        ),
-                    ],
-                ),
+                _requests_by("mysfit", "Recommendations by Mysfit", namespace),
                 CustomMetricGroup(
                     title="Model latency seen by the Lambda (ms)",
                     metrics=[
@@ -249,3 +227,15 @@ class ServiceMonitoring(Construct):
                 ),
             ],
         )
+
+
+def _requests_by(dimension: str, title: str, namespace: str) -> CustomMetricGroup:
+    """Every value the handler has emitted for `dimension`, found by search: no list to keep in step with it."""
+    search = CustomMetricSearch(
+        namespace=namespace,
+        search_query='MetricName="Requests"',
+        dimensions_map={dimension: "*"},
+        statistic=MetricStatistic.SUM,
+        label=f"${{PROP('Dim.{dimension}')}}",
+    )
+    return CustomMetricGroup(title=title, metrics=[search])
