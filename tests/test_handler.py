@@ -509,8 +509,13 @@ def test_the_real_catalog_loads_in_a_fresh_import(tmp_path):
         lambda mysfits: [{**mysfits[0], "label": 12}, *mysfits[1:]],
         lambda mysfits: [{**mysfits[0], "mysfitId": mysfits[1]["mysfitId"]}, *mysfits[1:]],
         lambda mysfits: [{k: v for k, v in mysfits[0].items() if k != "species"}, *mysfits[1:]],
+        lambda mysfits: [{**mysfits[0], "name": ""}, *mysfits[1:]],  # names are metric dimension values
+        lambda mysfits: [{**mysfits[0], "name": 7}, *mysfits[1:]],
     ],
-    ids=["eleven", "thirteen", "duplicate-label", "string-label", "label-12", "duplicate-id", "missing-field"],
+    ids=[
+        *("eleven", "thirteen", "duplicate-label", "string-label", "label-12", "duplicate-id", "missing-field"),
+        *("empty-name", "number-name"),
+    ],
 )
 def test_a_broken_catalog_fails_the_import(tmp_path, break_catalog):
     mysfits = [CATALOG[label] for label in range(12)]

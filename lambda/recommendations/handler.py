@@ -48,7 +48,7 @@ def _load_catalog():
     labels_ok = all(type(label) is int for label in by_label) and sorted(by_label) == list(range(12))
     labels_ok = labels_ok and all(type(m["name"]) is str and m["name"] for m in by_label.values())  # a dimension
     if not labels_ok or len(mysfits) != 12 or len({m["mysfitId"] for m in mysfits}) != 12:
-        raise ValueError("mysfits.json must hold 12 complete Mysfits with distinct ids and labels 0..11")
+        raise ValueError("mysfits.json must hold 12 complete Mysfits with distinct ids, labels 0..11 and names")
     return by_label
 
 
