@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CDK entry point: read the config from cdk.json context, build the five stacks, and run cdk-nag on them."""
+"""CDK entry point: read the config from cdk.json context, build the six stacks, and run cdk-nag on them."""
 
 import sys
 

@@ -1,13 +1,16 @@
 """Load the real Lambda handler from `lambda/recommendations` (a path Python cannot import by name)."""
 
 import importlib.util
+import logging
 import sys
 from types import ModuleType
+from typing import TextIO
 
 from mysfits import PROJECT_ROOT
 
 HANDLER_PATH = PROJECT_ROOT / "lambda" / "recommendations" / "handler.py"
 MODULE_NAME = "recommendations_handler"
+LOGGER_NAME = "recommendations"  # the handler's logger: one JSON line per request, its metrics included (EMF)
 
 
 def load_recommendations_handler() -> ModuleType:
@@ -26,3 +29,12 @@ def load_recommendations_handler() -> ModuleType:
         del sys.modules[MODULE_NAME]
         raise
     return module
+
+
+def print_handler_log_lines(stream: TextIO) -> None:
+    """Write the handler's log lines to `stream` as Lambda writes them to CloudWatch Logs: one JSON line each."""
+    line = logging.StreamHandler(stream)
+    line.setFormatter(logging.Formatter("%(message)s"))
+    handler_logger = logging.getLogger(LOGGER_NAME)
+    handler_logger.addHandler(line)
+    handler_logger.setLevel(logging.INFO)

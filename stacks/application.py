@@ -1,4 +1,4 @@
-"""`build_app`: the one place the five stacks are composed, used by `app.py` and by the tests."""
+"""`build_app`: the one place the six stacks are composed, used by `app.py` and by the tests."""
 
 from dataclasses import dataclass
 
@@ -6,6 +6,7 @@ from aws_cdk import App, Tags
 
 from stacks.api_stack import ApiStack
 from stacks.config import MysfitsConfig
+from stacks.monitoring_stack import MonitoringStack
 from stacks.notebook_stack import NotebookStack
 from stacks.recommendations_stack import RecommendationsStack
 from stacks.repository_stack import RepositoryStack
@@ -17,6 +18,7 @@ STACK_NAMES = (
     "MysfitsRecommendations",
     "MysfitsApi",
     "MysfitsWebsite",
+    "MysfitsMonitoring",
 )
 
 
@@ -27,6 +29,7 @@ class MysfitsStacks:
     recommendations: RecommendationsStack
     api: ApiStack
     website: WebsiteStack
+    monitoring: MonitoringStack
 
 
 def build_app(app: App, config: MysfitsConfig) -> MysfitsStacks:
@@ -68,7 +71,16 @@ def build_app(app: App, config: MysfitsConfig) -> MysfitsStacks:
         api=api.api,
         description="Mysfits recommendations: website on S3 + CloudFront, API on the same origin",
     )
-    for stack in (repository, notebook, recommendations, api, website):
+    monitoring = MonitoringStack(
+        app,
+        "MysfitsMonitoring",
+        config=config,
+        function=recommendations.function,
+        api=api.api,
+        distribution=website.site.distribution,
+        description="Mysfits recommendations: dashboard, alarms and the encrypted SNS topic they publish to",
+    )
+    for stack in (repository, notebook, recommendations, api, website, monitoring):
         if stack is not None:
             Tags.of(stack).add("project", "mysfits-recommendations")
-    return MysfitsStacks(repository, notebook, recommendations, api, website)
+    return MysfitsStacks(repository, notebook, recommendations, api, website, monitoring)

@@ -32,6 +32,8 @@ RETENTION_BY_DAYS = {
 }
 
 CODECOMMIT_NAME = re.compile(r"^[\w.-]{1,100}$")
+# One address SNS can deliver to: no spaces, one @, a dot in the domain; RFC 5321 caps a path at 254 characters.
+EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
 # Who owns API Gateway's account-wide CloudWatch role (AWS::ApiGateway::Account, one per account and region).
@@ -59,6 +61,7 @@ class MysfitsConfig:
     create_repository: bool = True
     repository_name: str = "mysfits-recommendations"
     api_gateway_account_role: str = "create"
+    alarm_email: str = ""  # empty: alarms still go to the SNS topic, nobody is subscribed
 
     def __post_init__(self) -> None:
         try:
@@ -88,6 +91,11 @@ class MysfitsConfig:
             )
         if not CODECOMMIT_NAME.match(self.repository_name) or self.repository_name.endswith(".git"):
             raise ConfigError(f"{CONTEXT_PREFIX}repositoryName {self.repository_name!r} is not a valid name")
+        if self.alarm_email and (len(self.alarm_email) > 254 or not EMAIL_ADDRESS.match(self.alarm_email)):
+            raise ConfigError(
+                f"{CONTEXT_PREFIX}alarmEmail {self.alarm_email!r} is not an email address such as "
+                "'ops@example.com' (leave it empty to subscribe nobody)"
+            )
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -105,7 +113,7 @@ class MysfitsConfig:
             key = CONTEXT_PREFIX + _camel_case(field.name)
             raw = try_get_context(key)
             if raw is not None:
-                values[field.name] = _coerce(key, raw, field.type)
+                values[field.name] = _coerce(key, raw, field.type, may_be_empty=field.default == "")
         return cls(**values)
 
 
@@ -114,7 +122,7 @@ def _camel_case(snake: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-def _coerce(key: str, raw: Any, kind: Any) -> Any:
+def _coerce(key: str, raw: Any, kind: Any, *, may_be_empty: bool = False) -> Any:
     kind_name = kind if isinstance(kind, str) else kind.__name__
     if kind_name == "bool":
         if isinstance(raw, bool):
@@ -133,6 +141,6 @@ def _coerce(key: str, raw: Any, kind: Any) -> Any:
         if number_type is int and not number.is_integer():
             raise ConfigError(f"{key} must be a whole number, got {raw!r}")
         return number_type(number)
-    if not isinstance(raw, str) or not raw:
+    if not isinstance(raw, str) or not (raw or may_be_empty):
         raise ConfigError(f"{key} must be a non-empty string, got {raw!r}")
     return raw

@@ -6,7 +6,7 @@ from stacks.application import STACK_NAMES
 from tests.cdk_support import SynthesizedApp, cdk_json_context, synthesize
 from tests.cli_synth_support import BackgroundSynth, start_cli_synth
 
-pytest_plugins = ["tests.local_support"]  # the trained-model fixtures, shared by every module
+pytest_plugins = ["tests.local_support", "tests.handler_support"]  # trained-model and handler fixtures
 
 _background: dict[str, BackgroundSynth | Exception] = {}
 

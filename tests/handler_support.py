@@ -5,7 +5,9 @@ import json
 import os
 from types import SimpleNamespace
 
+import pytest
 from botocore.response import StreamingBody
+from botocore.stub import Stubber
 
 from mysfits import CATALOG_PATH
 from mysfits.lambda_handler import load_recommendations_handler
@@ -77,3 +79,20 @@ def is_valid_request(value, body_bytes: int) -> bool:
         and len(value["entry"]) == 5
         and all(type(answer) is int and 1 <= answer <= 8 for answer in value["entry"])
     )
+
+
+@pytest.fixture
+def module(monkeypatch):
+    """The handler, pointed at the test endpoint name and logging plain JSON messages, whoever loaded it."""
+    loaded = load_handler()
+    monkeypatch.setattr(loaded, "ENDPOINT_NAME", ENDPOINT)
+    monkeypatch.setattr(loaded, "LAMBDA_JSON_LOGS", False)
+    return loaded
+
+
+@pytest.fixture
+def stubber(module):
+    """SageMaker Runtime stubbed: every response a test queues must be consumed."""
+    with Stubber(module.runtime_client) as stub:
+        yield stub
+        stub.assert_no_pending_responses()

@@ -1,4 +1,4 @@
-"""`npx cdk synth` as a user runs it: offline, no credentials, cdk-nag registered in app.py, five templates.
+"""`npx cdk synth` as a user runs it: offline, no credentials, cdk-nag registered in app.py, one template per stack.
 
 The synthesis itself is started by conftest when collection ends; this test, run last, checks its result.
 """

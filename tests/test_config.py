@@ -55,6 +55,13 @@ def test_config_is_frozen():
         ("mysfits:notebookInstanceType", "t3.medium", "not a SageMaker instance type"),
         ("mysfits:apiThrottleBurstLimit", 0, "between 1 and 5000"),
         ("mysfits:repositoryName", "bad name!", "not a valid name"),
+        ("mysfits:alarmEmail", "ops.example.com", "alarmEmail 'ops.example.com' is not an email address"),
+        ("mysfits:alarmEmail", "ops@example", "is not an email address"),
+        ("mysfits:alarmEmail", "two@ops@example.com", "is not an email address"),
+        ("mysfits:alarmEmail", "ops @example.com", "is not an email address"),
+        ("mysfits:alarmEmail", "o" * 250 + "@example.com", "is not an email address"),
+        ("mysfits:alarmEmail", 42, "must be a non-empty string"),
+        ("mysfits:repositoryName", "", "must be a non-empty string"),
     ],
 )
 def test_unusable_values_are_refused_with_the_key_named(key, value, message):
@@ -89,3 +96,9 @@ def test_without_the_repository_the_notebook_clones_nothing():
     statements = stacks.notebook.notebook.role.node.find_child("DefaultPolicy").document.to_json()["Statement"]
     assert not [s for s in statements if "codecommit" in str(s["Action"])]
     assert [s for s in statements if s.get("Sid") == "PassOwnRoleToSageMaker"]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", ""), ("ops@example.com", "ops@example.com")])
+def test_alarm_email_is_optional_and_subscribed_when_set(raw, expected):
+    assert from_mapping({"mysfits:alarmEmail": raw}).alarm_email == expected
+    assert MysfitsConfig().alarm_email == ""  # cdk.json ships it empty: nobody is emailed until someone opts in

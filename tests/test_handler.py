@@ -19,7 +19,6 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
-from botocore.stub import Stubber
 
 from mysfits.lambda_handler import HANDLER_PATH
 from tests.handler_support import (
@@ -41,22 +40,6 @@ SEED_BODY = '{"entry": [1,2,3,4,5]}'
 ENTRY_RULE = "entry must be an array of 5 integers from 1 to 8"
 TOO_LARGE = "the body must be at most 1024 bytes"
 NOT_FOUND = "Endpoint mysfits-recommender of account 123456789012 not found."
-
-
-@pytest.fixture
-def module(monkeypatch):
-    """The handler, pointed at the test endpoint name and logging plain JSON messages, whoever loaded it."""
-    loaded = load_handler()
-    monkeypatch.setattr(loaded, "ENDPOINT_NAME", ENDPOINT)
-    monkeypatch.setattr(loaded, "LAMBDA_JSON_LOGS", False)
-    return loaded
-
-
-@pytest.fixture
-def stubber(module):
-    with Stubber(module.runtime_client) as stub:
-        yield stub
-        stub.assert_no_pending_responses()
 
 
 @pytest.fixture
@@ -526,8 +509,13 @@ def test_the_real_catalog_loads_in_a_fresh_import(tmp_path):
         lambda mysfits: [{**mysfits[0], "label": 12}, *mysfits[1:]],
         lambda mysfits: [{**mysfits[0], "mysfitId": mysfits[1]["mysfitId"]}, *mysfits[1:]],
         lambda mysfits: [{k: v for k, v in mysfits[0].items() if k != "species"}, *mysfits[1:]],
+        lambda mysfits: [{**mysfits[0], "name": ""}, *mysfits[1:]],  # names are metric dimension values
+        lambda mysfits: [{**mysfits[0], "name": 7}, *mysfits[1:]],
     ],
-    ids=["eleven", "thirteen", "duplicate-label", "string-label", "label-12", "duplicate-id", "missing-field"],
+    ids=[
+        *("eleven", "thirteen", "duplicate-label", "string-label", "label-12", "duplicate-id", "missing-field"),
+        *("empty-name", "number-name"),
+    ],
 )
 def test_a_broken_catalog_fails_the_import(tmp_path, break_catalog):
     mysfits = [CATALOG[label] for label in range(12)]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from stacks.api_contract import REQUEST_SCHEMA_NAME, component_schema
-from stacks.constructs.recommendation_function import FUNCTION_TIMEOUT
+from stacks.constructs.recommendation_function import FUNCTION_TIMEOUT, METRICS_NAMESPACE
 from tests.handler_support import load_handler
 
 # Resources allowed to keep DeletionPolicy Retain, each with the reason; everything else must go with the stack.
@@ -112,7 +112,10 @@ def test_recommendation_function_runtime_logging_and_timeout(synthesized):
     assert function["Architectures"] == ["arm64"]
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
     assert function["TracingConfig"] == {"Mode": "Active"}
-    assert function["Environment"]["Variables"] == {"ENDPOINT_NAME": synthesized.config.endpoint_name}
+    assert function["Environment"]["Variables"] == {
+        "ENDPOINT_NAME": synthesized.config.endpoint_name,
+        "METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
     assert function["Timeout"] < 29
     log_group = only(synthesized.resources("MysfitsRecommendations", "AWS::Logs::LogGroup"))
     assert log_group["Properties"]["RetentionInDays"] == synthesized.config.log_retention_days
@@ -279,6 +282,7 @@ EXPECTED_OUTPUTS = {
     "MysfitsRecommendations": {"FunctionName", "LogGroupName", "EndpointArn"},
     "MysfitsApi": {"ApiUrl", "RecommendationsUrl"},
     "MysfitsWebsite": {"SiteUrl", "DistributionId", "SiteBucketName"},
+    "MysfitsMonitoring": {"DashboardUrl", "AlarmTopicArn"},
 }
 
 

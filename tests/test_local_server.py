@@ -335,6 +335,8 @@ def test_serve_starts_answers_and_stops_cleanly(trained_model_dir, knn_model, st
         assert status == 200
         assert json.loads(body)["recommendedMysfit"] == expected_mysfit(knn_model, SEED_ANSWERS)["mysfitId"]
         assert request(url, "GET", "/")[0] == 200
+        handler_line = json.loads(serve.wait_for('"_aws"', timeout=10))  # the line CloudWatch would get, EMF too
+        assert (handler_line["outcome"], handler_line["status"], handler_line["Requests"]) == ("recommended", 200, 1)
         serve.wait_for("POST /recommendations 200", timeout=10)
         serve.proc.send_signal(stop_signal)
         code, output = serve.finish()

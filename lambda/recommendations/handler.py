@@ -29,6 +29,14 @@ UPSTREAM_FAILED = ("upstream_error", 502, f"{MODEL} request failed", False)
 TIMEOUTS = (boto_errors.ReadTimeoutError, boto_errors.ConnectTimeoutError, boto_errors.EndpointConnectionError)
 # Lambda's JSON log format lifts `extra` to top-level fields; elsewhere the message itself is the JSON.
 LAMBDA_JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+# The log line doubles as CloudWatch Embedded Metric Format: `_aws` must sit at the top level of the log event,
+# which is where Lambda's JSON log format puts `extra`. Requests counts by outcome (and by Mysfit); no API call.
+METRICS_NAMESPACE = os.environ.get("METRICS_NAMESPACE") or "Mysfits/Recommendations"
+REQUESTS = [{"Name": "Requests", "Unit": "Count"}]
+BY_OUTCOME = {"Namespace": METRICS_NAMESPACE, "Dimensions": [["outcome"]], "Metrics": REQUESTS}
+BY_OUTCOME_AND_MYSFIT = {"Namespace": METRICS_NAMESPACE, "Dimensions": [["outcome"], ["mysfit"]], "Metrics": REQUESTS}
+MODEL_LATENCY_MS = [{"Name": "ModelLatency", "Unit": "Milliseconds"}]
+MODEL_LATENCY = {"Namespace": METRICS_NAMESPACE, "Dimensions": [[]], "Metrics": MODEL_LATENCY_MS}
 logger = logging.getLogger("recommendations")
 
 
@@ -38,8 +46,9 @@ def _load_catalog():
         mysfits = json.load(file)["mysfits"]
     by_label = {m.get("label"): m for m in mysfits if m.keys() >= {*FIELDS}}
     labels_ok = all(type(label) is int for label in by_label) and sorted(by_label) == list(range(12))
+    labels_ok = labels_ok and all(type(m["name"]) is str and m["name"] for m in by_label.values())  # a dimension
     if not labels_ok or len(mysfits) != 12 or len({m["mysfitId"] for m in mysfits}) != 12:
-        raise ValueError("mysfits.json must hold 12 complete Mysfits with distinct ids and labels 0..11")
+        raise ValueError("mysfits.json must hold 12 complete Mysfits with distinct ids, labels 0..11 and names")
     return by_label
 
 
@@ -158,7 +167,18 @@ def _recommend(event, log):
         log["modelMs"] = round((time.perf_counter() - started) * 1000, 3)
     if label is None:
         return _fail(log, "invalid_reply", 502, f"{MODEL} gave an invalid answer")
+    log["mysfit"] = MYSFITS_BY_LABEL[label]["name"]
     return _reply(log, "recommended", 200, RECOMMENDATIONS[label])
+
+
+def _add_metrics(log):
+    """Make the log line an EMF document: Requests=1 by outcome (and Mysfit), ModelLatency when it was called."""
+    directives = [BY_OUTCOME_AND_MYSFIT if "mysfit" in log else BY_OUTCOME]
+    log["Requests"] = 1
+    if "modelMs" in log:
+        log["ModelLatency"] = log["modelMs"]
+        directives.append(MODEL_LATENCY)
+    log["_aws"] = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directives}
 
 
 def handler(event, context):
@@ -175,5 +195,6 @@ def handler(event, context):
     log["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
     level = logging.INFO if log["status"] < 500 else logging.WARNING if log["status"] > 500 else logging.ERROR
     if logger.isEnabledFor(level):
+        _add_metrics(log)
         logger.log(level, "recommendation" if LAMBDA_JSON_LOGS else json.dumps(log), extra=log)
     return response

@@ -33,6 +33,7 @@ from types import ModuleType
 from typing import Any, TextIO
 
 from mysfits import CATALOG_PATH, DEFAULT_MODEL_DIR, PROJECT_ROOT
+from mysfits.lambda_handler import print_handler_log_lines
 from mysfits.local.apigw import (
     INTERNAL_ERROR,
     LambdaContext,
@@ -431,6 +432,7 @@ def _raise_interrupt(signum, frame):
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv[1:])
     stdout = sys.stdout
+    print_handler_log_lines(stdout)  # the handler's one JSON line per request, metrics included, as on CloudWatch
     # Installed explicitly: a process started in the background inherits SIGINT ignored, and Ctrl-C must still stop.
     previous_int = signal.signal(signal.SIGINT, _raise_interrupt)
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM stops like Ctrl-C

@@ -12,6 +12,8 @@ HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "recommendations"
 # API Gateway gives up after 29 s; the handler's own botocore budget (timeouts x attempts) stays below this.
 FUNCTION_TIMEOUT = Duration.seconds(10)
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".DS_Store"]
+# The handler writes its metrics (EMF) here; it falls back to the same name when run locally without the stack.
+METRICS_NAMESPACE = "Mysfits/Recommendations"
 
 
 class RecommendationFunction(Construct):
@@ -76,7 +78,7 @@ class RecommendationFunction(Construct):
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             tracing=lambda_.Tracing.ACTIVE,
-            environment={"ENDPOINT_NAME": endpoint_name},
+            environment={"ENDPOINT_NAME": endpoint_name, "METRICS_NAMESPACE": METRICS_NAMESPACE},
         )
         Validations.of(self.role).acknowledge(
             Acknowledgment(
