@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ def stack_settings(path: Path = STACK_SETTINGS_PATH) -> dict[str, str]:
 
 def resource_name(now: datetime | None = None) -> str:
     """``mysfits-knn-YYYYmmdd-HHMMSS`` (UTC), shared by the training job, model and endpoint config."""
-    now = now or datetime.now(UTC)
+    now = now or datetime.now(timezone.utc)
     return f"{NAME_PREFIX}knn-{now.strftime('%Y%m%d-%H%M%S')}"
 
 

@@ -22,7 +22,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -294,7 +294,7 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump, no SystemExit
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump, no SystemExit
         raise _UsageError(message)
 
 

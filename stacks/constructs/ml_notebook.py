@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import cast
 
 from aws_cdk import (
     Acknowledgment,
@@ -257,7 +258,7 @@ class MlNotebook(Construct):
             "that allows a new run while excluding every other SageMaker resource in the account."
         )
         arn_head = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
-        bucket_id = Stack.of(self).get_logical_id(self._artifacts_bucket.node.default_child)
+        bucket_id = Stack.of(self).get_logical_id(cast(s3.CfnBucket, self._artifacts_bucket.node.default_child))
         Validations.of(self.role).acknowledge(
             *(
                 Acknowledgment(
