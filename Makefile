@@ -19,8 +19,8 @@ NOTEBOOK_MODULES := mysfits/__init__.py mysfits/data.py mysfits/training.py mysf
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
 	--custom-compile-command "make lock"
 
-.PHONY: help node-check setup browser test lint typecheck check-workflows format synth diff integ lock demo bench \
-	train clean
+.PHONY: help node-check setup browser test lint typecheck check-workflows format synth diff integ integ-destroy lock \
+	demo bench train clean
 
 help:
 	@echo "make demo    run the whole product on http://127.0.0.1:$(PORT) (website, API, local endpoint)"
@@ -95,12 +95,16 @@ synth: setup
 
 # Reads the deployed templates through the bootstrap lookup role (see README, "CI on GitHub").
 diff: node-check $(VENV)/.synth-installed node_modules/.installed
-	set -o pipefail; npx cdk diff --all --method=template --no-color 2>&1 | tee cdk-diff.txt
+	set -o pipefail; npx cdk diff --method=template --no-color 2>&1 | tee cdk-diff.txt
 
-# Deploys to the account and region of your AWS credentials, runs the assertions, destroys everything.
+# Deploys tests/integ/integ_mysfits.py to the account and region of your AWS credentials (bootstrapped), checks its
+# assertions, destroys everything. INTEG_KEEP=1 leaves the stacks up; `make integ-destroy` removes them.
+INTEG_CDK = npx cdk --app "$(CURDIR)/$(PY) tests/integ/integ_mysfits.py" --output cdk-integ.out --no-notices
 integ: setup
-	npx integ-runner --language python --directory tests/integ --app "$(PY) {filePath}" \
-		--update-on-failed --force --parallel-regions $${AWS_REGION:-$${AWS_DEFAULT_REGION:-us-east-1}}
+	$(PY) tests/integ/run_integ.py
+
+integ-destroy: setup
+	$(INTEG_CDK) destroy --all --force
 
 lock: $(VENV)/.installed
 	$(UV_COMPILE) requirements.in -o requirements.txt
