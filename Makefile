@@ -106,9 +106,10 @@ integ: setup
 integ-destroy: setup
 	$(INTEG_CDK) destroy --all --force
 
+# Keeps every locked version it can; LOCK_ARGS="--upgrade-package NAME" (or --upgrade) moves them. Needs PyPI.
 lock: $(VENV)/.installed
-	$(UV_COMPILE) requirements.in -o requirements.txt
-	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
+	$(UV_COMPILE) $(LOCK_ARGS) requirements.in -o requirements.txt
+	$(UV_COMPILE) $(LOCK_ARGS) requirements-dev.in -o requirements-dev.txt
 
 train: setup
 	$(PY) -m mysfits train
