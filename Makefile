@@ -16,8 +16,8 @@ export CDK_CLI_NOTICES := false
 
 # The modules the notebook imports run on the SageMaker kernel's Python 3.10.
 NOTEBOOK_MODULES := mysfits/__init__.py mysfits/data.py mysfits/training.py mysfits/model.py mysfits/sagemaker_job.py
-UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
-	--custom-compile-command "make lock"
+# The command is written into each lock's header, where Dependabot reads the options to re-lock the same way.
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11
 
 .PHONY: help node-check setup browser test lint typecheck check-workflows format synth diff integ integ-destroy lock \
 	demo bench train clean
