@@ -21,6 +21,8 @@ def load_recommendations_handler() -> ModuleType:
     if MODULE_NAME in sys.modules:
         return sys.modules[MODULE_NAME]
     spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the Lambda handler from {HANDLER_PATH}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[MODULE_NAME] = module
     try:

@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.cdk_support import PROJECT_ROOT
+from tests.cdk_support import JSII_NODE_20_SILENCERS, PROJECT_ROOT
 
 
 @dataclass
@@ -33,8 +33,7 @@ def offline_cli_env() -> dict[str, str]:
         AWS_EC2_METADATA_DISABLED="true",
         CDK_DISABLE_VERSION_CHECK="1",
         CDK_DISABLE_CLI_TELEMETRY="true",
-        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
-        JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1",
+        **JSII_NODE_20_SILENCERS,
     )
     return env
 

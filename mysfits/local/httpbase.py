@@ -69,7 +69,7 @@ class LocalHTTPServer(ThreadingHTTPServer):
 
     @property
     def host(self) -> str:
-        return self.server_address[0]
+        return str(self.server_address[0])
 
     @property
     def url(self) -> str:
@@ -106,6 +106,7 @@ class QuietHandler(BaseHTTPRequestHandler):
     server_version = "mysfits-local/1.0"
     sys_version = ""
     log_stream: TextIO | None = None  # set per server class; None = silent
+    _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's own (set by send_header); typeshed leaves it out
 
     def log_message(self, format, *args):
         pass

@@ -30,7 +30,7 @@ import traceback
 import uuid
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from mysfits import CATALOG_PATH, DEFAULT_MODEL_DIR, PROJECT_ROOT
 from mysfits.lambda_handler import print_handler_log_lines
@@ -190,6 +190,8 @@ class _WebHandler(QuietHandler):
         )
         context = LambdaContext(product.region)
         try:
+            if product.handler_module is None:
+                raise RuntimeError("the Lambda handler is not loaded")
             result = product.handler_module.handler(event, context)
             response = proxy_response(result)
         except Exception:
@@ -355,7 +357,7 @@ def start_local_product(
 
     ``port=0`` / ``endpoint_port=0`` pick free ports. Raises ``PortInUseError`` when a port is taken.
     """
-    web_cls = type("WebHandler", (_WebHandler,), {"log_stream": log_stream})
+    web_cls = cast(type[_WebHandler], type("WebHandler", (_WebHandler,), {"log_stream": log_stream}))
     web_server = _bind(host, port, lambda h, p: LocalHTTPServer((h, p), web_cls))
     try:
         endpoint = _bind(

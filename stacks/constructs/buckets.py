@@ -1,12 +1,14 @@
 """S3 buckets with the defaults AWS Solutions Constructs apply: private, encrypted, TLS-only, logged."""
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 ACCESS_LOG_EXPIRY = Duration.days(90)
 # Every bucket here: no public access, encrypted, TLS only, and gone with `cdk destroy` (contents included).
-PRIVATE_BUCKET_DEFAULTS = {
+PRIVATE_BUCKET_DEFAULTS: dict[str, Any] = {
     "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
     "encryption": s3.BucketEncryption.S3_MANAGED,
     "enforce_ssl": True,

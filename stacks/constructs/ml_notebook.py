@@ -1,6 +1,7 @@
 """The SageMaker notebook: encrypted volume, idle auto-stop, the project cloned in, and a least-privilege role."""
 
 from pathlib import Path
+from typing import cast
 
 from aws_cdk import (
     Acknowledgment,
@@ -263,7 +264,7 @@ class MlNotebook(Construct):
         )
         arn_head = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
         logs_head = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-        bucket_id = Stack.of(self).get_logical_id(self._artifacts_bucket.node.default_child)
+        bucket_id = Stack.of(self).get_logical_id(cast(s3.CfnBucket, self._artifacts_bucket.node.default_child))
         log_reason = (
             "SageMaker creates these log groups and streams itself, named after the run, endpoint or instance "
             "(training streams <job name>/algo-1-<time>, one group /aws/sagemaker/Endpoints/<endpoint> with streams "

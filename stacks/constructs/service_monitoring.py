@@ -156,7 +156,16 @@ class ServiceMonitoring(Construct):
             period=Duration.minutes(1),
             label="not deployed",
         )
-        model_latency = {"namespace": namespace, "metric_name": "ModelLatency", "period": Duration.minutes(5)}
+
+        def model_latency(statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=namespace,
+                metric_name="ModelLatency",
+                period=Duration.minutes(5),
+                statistic=statistic,
+                label=statistic,
+            )
+
         self.facade.monitor_custom(
             alarm_friendly_name="Recommendations",
             human_readable_name="What visitors get (handler metrics, Mysfits/Recommendations)",
@@ -185,8 +194,8 @@ class ServiceMonitoring(Construct):
                 CustomMetricGroup(
                     title="Model latency seen by the Lambda (ms)",
                     metrics=[
-                        cloudwatch.Metric(**model_latency, statistic="p50", label="p50"),
-                        cloudwatch.Metric(**model_latency, statistic="p99", label="p99"),
+                        model_latency("p50"),
+                        model_latency("p99"),
                     ],
                 ),
             ],

@@ -1,6 +1,7 @@
 """The website: a private bucket behind CloudFront (OAC), with the API served on the same origin."""
 
 from pathlib import Path
+from typing import cast
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
@@ -132,7 +133,7 @@ class StaticSite(Construct):
     def _acknowledge_deployment_handler(self) -> None:
         """BucketDeployment's handler is a CDK-managed singleton: its role and runtime are aws-cdk-lib's."""
         stack = Stack.of(self)
-        bucket_id = stack.get_logical_id(self.bucket.node.default_child)
+        bucket_id = stack.get_logical_id(cast(s3.CfnBucket, self.bucket.node.default_child))
         managed = "CDK-managed BucketDeployment handler (one per stack, defined by aws-cdk-lib, not this project): "
         Validations.of(self.deployment.handler_role).acknowledge(
             Acknowledgment(
