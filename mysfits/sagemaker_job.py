@@ -188,14 +188,18 @@ def _is_missing(exc: ClientError) -> bool:
     return code == "ValidationException" and "Could not find" in message
 
 
-def describe_endpoint(sagemaker: Any, endpoint_name: str) -> dict[str, Any] | None:
-    """The endpoint's description, or None when it does not exist."""
+def _unless_missing(describe: Callable[..., dict[str, Any]], **request: str) -> dict[str, Any] | None:
     try:
-        return sagemaker.describe_endpoint(EndpointName=endpoint_name)
+        return describe(**request)
     except ClientError as exc:
         if _is_missing(exc):
             return None
         raise
+
+
+def describe_endpoint(sagemaker: Any, endpoint_name: str) -> dict[str, Any] | None:
+    """The endpoint's description, or None when it does not exist."""
+    return _unless_missing(sagemaker.describe_endpoint, EndpointName=endpoint_name)
 
 
 def _serves_serverless(config: dict[str, Any]) -> bool:
@@ -204,12 +208,7 @@ def _serves_serverless(config: dict[str, Any]) -> bool:
 
 def _describe_config(sagemaker: Any, config_name: str) -> dict[str, Any] | None:
     """The endpoint config's description, or None when it is gone (e.g. deleted by a clean-up)."""
-    try:
-        return sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
-    except ClientError as exc:
-        if _is_missing(exc):
-            return None
-        raise
+    return _unless_missing(sagemaker.describe_endpoint_config, EndpointConfigName=config_name)
 
 
 def _visible_config(sagemaker: Any, config_name: str, *, sleep: Callable[[float], None]) -> dict[str, Any]:

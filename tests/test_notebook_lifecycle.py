@@ -14,6 +14,15 @@ import pytest
 from stacks.constructs.ml_notebook import LIFECYCLE_DIR, render_on_start_script
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+VALUES = {
+    "IDLE_MINUTES": "60",
+    "NOTEBOOK_NAME": "mysfits-notebook",
+    "REGION": "us-east-1",
+    "ARTIFACTS_BUCKET": "bucket",
+    "ROLE_ARN": "arn:aws:iam::123456789012:role/x",
+    "ENDPOINT_NAME": "mysfits-recommender",
+    "NAME_PREFIX": "mysfits-",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +61,7 @@ def test_in_use_instance_is_not_stopped(autostop):
 
 
 def test_rendered_on_start_script_is_valid_bash_and_python(tmp_path):
-    script = render_on_start_script(
-        {
-            "IDLE_MINUTES": "60",
-            "NOTEBOOK_NAME": "mysfits-notebook",
-            "REGION": "us-east-1",
-            "ARTIFACTS_BUCKET": "bucket",
-            "ROLE_ARN": "arn:aws:iam::123456789012:role/x",
-            "ENDPOINT_NAME": "mysfits-recommender",
-            "NAME_PREFIX": "mysfits-",
-        }
-    )
+    script = render_on_start_script(VALUES)
     assert "@@" not in script
     path = tmp_path / "on_start.sh"
     path.write_text(script)
@@ -75,15 +74,6 @@ def test_rendered_on_start_script_is_valid_bash_and_python(tmp_path):
 # --- Against the Amazon Linux 2023 layout: the real script and program, with local stand-ins for the rest ---
 
 JUPYTER_PYTHON = "home/ec2-user/anaconda3/envs/JupyterSystemEnv/bin/python"
-VALUES = {
-    "IDLE_MINUTES": "60",
-    "NOTEBOOK_NAME": "mysfits-notebook",
-    "REGION": "us-east-1",
-    "ARTIFACTS_BUCKET": "bucket",
-    "ROLE_ARN": "arn:aws:iam::123456789012:role/x",
-    "ENDPOINT_NAME": "mysfits-recommender",
-    "NAME_PREFIX": "mysfits-",
-}
 
 
 def _executable(path, text):
@@ -212,6 +202,19 @@ def self_signed(tmp_path):
     return tmp_path
 
 
+def _run_autostop(jupyter_url, tmp_path, env=None):
+    """The installed program as the systemd unit runs it, with Jupyter's URL and the state file moved here."""
+    arguments = ["--idle-minutes", "60", "--notebook-name", "mysfits-notebook", "--region", "us-east-1"]
+    arguments += ["--jupyter-url", jupyter_url, "--state-file", str(tmp_path / "idle-since")]
+    return subprocess.run(
+        [sys.executable, str(LIFECYCLE_DIR / "autostop.py"), *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize(("minutes_idle", "stops"), [(90, True), (30, False)])
 def test_autostop_reads_jupyter_over_https_and_stops_through_sagemaker(
     tmp_path, local_server, self_signed, minutes_idle, stops
@@ -227,26 +230,7 @@ def test_autostop_reads_jupyter_over_https_and_stops_through_sagemaker(
         "AWS_ENDPOINT_URL_SAGEMAKER": f"http://127.0.0.1:{sagemaker.server_address[1]}",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(LIFECYCLE_DIR / "autostop.py"),
-            "--idle-minutes",
-            "60",
-            "--notebook-name",
-            "mysfits-notebook",
-            "--region",
-            "us-east-1",
-            "--jupyter-url",
-            f"https://localhost:{jupyter.server_address[1]}/api/sessions",
-            "--state-file",
-            str(tmp_path / "idle-since"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _run_autostop(f"https://localhost:{jupyter.server_address[1]}/api/sessions", tmp_path, env)
     assert result.returncode == 0, result.stdout + result.stderr
     expected = [("SageMaker.StopNotebookInstance", {"NotebookInstanceName": "mysfits-notebook"})]
     assert received == (expected if stops else [])
@@ -263,26 +247,7 @@ def test_autostop_reports_a_refused_stop_and_exits_1(tmp_path, local_server, sel
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "1",
     }
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(LIFECYCLE_DIR / "autostop.py"),
-            "--idle-minutes",
-            "60",
-            "--notebook-name",
-            "mysfits-notebook",
-            "--region",
-            "us-east-1",
-            "--jupyter-url",
-            f"https://localhost:{jupyter.server_address[1]}/api/sessions",
-            "--state-file",
-            str(tmp_path / "idle-since"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _run_autostop(f"https://localhost:{jupyter.server_address[1]}/api/sessions", tmp_path, env)
     assert result.returncode == 1
     assert "autostop: ERROR: could not stop mysfits-notebook: EndpointConnectionError" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
@@ -300,24 +265,6 @@ def test_on_start_falls_back_to_the_kernels_python_when_jupyters_lacks_boto3(tmp
 
 
 def test_autostop_fails_the_unit_when_jupyter_cannot_be_read(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(LIFECYCLE_DIR / "autostop.py"),
-            "--idle-minutes",
-            "60",
-            "--notebook-name",
-            "mysfits-notebook",
-            "--region",
-            "us-east-1",
-            "--jupyter-url",
-            "https://localhost:9/api/sessions",
-            "--state-file",
-            str(tmp_path / "idle-since"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _run_autostop("https://localhost:9/api/sessions", tmp_path)
     assert result.returncode == 1
     assert result.stdout.startswith("autostop: ERROR: Jupyter's sessions API not readable")

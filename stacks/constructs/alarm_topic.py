@@ -1,11 +1,12 @@
 """Where every alarm goes: an SNS topic under its own KMS key, TLS-only, optionally with one email subscriber."""
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from stacks.constructs.keys import RotatingKey
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 
@@ -21,13 +22,8 @@ class AlarmTopic(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
-        self.key = kms.Key(
-            self,
-            "Key",
-            description="Encrypts the Mysfits alarm topic; CloudWatch alarms may use it to publish",
-            enable_key_rotation=True,
-            pending_window=Duration.days(7),
-            removal_policy=RemovalPolicy.DESTROY,
+        self.key = RotatingKey(
+            self, "Key", description="Encrypts the Mysfits alarm topic; CloudWatch alarms may use it to publish"
         )
         self.topic = sns.Topic(self, "Topic", display_name="Mysfits alarms", master_key=self.key, enforce_ssl=True)
 

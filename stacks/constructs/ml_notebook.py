@@ -8,20 +8,18 @@ from aws_cdk import (
     ArnFormat,
     Aws,
     CfnMapping,
-    Duration,
     Fn,
-    RemovalPolicy,
     Stack,
     Validations,
 )
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mysfits.settings import knn_registries
+from stacks.constructs.keys import RotatingKey
 
 LIFECYCLE_DIR = Path(__file__).resolve().parent / "notebook_lifecycle"
 PLATFORM_IDENTIFIER = "notebook-al2023-v1"
@@ -64,13 +62,8 @@ class MlNotebook(Construct):
         self._name_prefix = name_prefix
         self._artifacts_bucket = artifacts_bucket
 
-        self.volume_key = kms.Key(
-            self,
-            "VolumeKey",
-            description="Encrypts the Mysfits notebook instance's storage volume",
-            enable_key_rotation=True,
-            pending_window=Duration.days(7),
-            removal_policy=RemovalPolicy.DESTROY,
+        self.volume_key = RotatingKey(
+            self, "VolumeKey", description="Encrypts the Mysfits notebook instance's storage volume"
         )
         self.role = iam.Role(
             self,
