@@ -1,0 +1,136 @@
+"""Clean-up on `cdk destroy`: a custom resource that deletes the SageMaker endpoint and every `<prefix>knn-` model
+and endpoint config when its stack is deleted, and waits until the endpoint is gone (lambda/model_cleanup)."""
+
+import atexit
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import custom_resources as cr
+from constructs import Construct, IConstruct
+
+from mysfits.settings import SageMakerNames
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+HANDLER = PROJECT_ROOT / "lambda" / "model_cleanup" / "handler.py"
+# The names logic and the clean-up itself ship with the function: one implementation for notebook and stack.
+SHARED_MODULES = ("__init__.py", "settings.py", "sagemaker_job.py", "knn_image_registries.json")
+RESOURCE_TYPE = "Custom::SageMakerModelCleanup"
+# Deleting an endpoint takes minutes; CloudFormation waits for a custom resource up to one hour.
+TOTAL_TIMEOUT = Duration.minutes(45)
+QUERY_INTERVAL = Duration.seconds(30)
+
+
+def stage_cleanup_code(destination: Path) -> Path:
+    """The handler at the top of the bundle and the `mysfits` modules it imports (nothing else of the package)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(HANDLER, destination / "handler.py")
+    (destination / "mysfits").mkdir(exist_ok=True)
+    for name in SHARED_MODULES:
+        shutil.copy2(PROJECT_ROOT / "mysfits" / name, destination / "mysfits" / name)
+    return destination
+
+
+class ModelCleanup(Construct):
+    """Deletes exactly `names.endpoint_name` and the models and configs under `names.run_prefix`, on delete only.
+
+    `keep_until_done` are the constructs the deletion needs (the SageMaker role the endpoint runs as, its log
+    group, the artifacts bucket): the custom resource depends on them, so CloudFormation deletes it first."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: SageMakerNames,
+        log_retention: logs.RetentionDays,
+        keep_until_done: Sequence[IConstruct],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.names = names
+
+        def sagemaker_arn(resource: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Model clean-up on stack delete: endpoint {names.endpoint_name}, {names.run_prefix}* only",
+        )
+        # SageMaker ARNs carry names in lower case.
+        endpoint_arn = sagemaker_arn("endpoint", names.endpoint_name.lower())
+        statements = {
+            "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [self.log_group.log_group_arn]),
+            "DeleteTheEndpoint": (["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"], [endpoint_arn]),
+            "DeleteRunConfigs": (
+                ["sagemaker:DeleteEndpointConfig"],
+                [sagemaker_arn("endpoint-config", f"{names.run_prefix}*")],
+            ),
+            "DeleteRunModels": (["sagemaker:DeleteModel"], [sagemaker_arn("model", f"{names.run_prefix}*")]),
+            # Listing has no resource-level permissions; the code keeps only names that start with the prefix.
+            "ListRuns": (["sagemaker:ListEndpointConfigs", "sagemaker:ListModels"], ["*"]),
+        }
+        for sid, (actions, resources) in statements.items():
+            self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+
+        staging = Path(tempfile.mkdtemp(prefix="mysfits-model-cleanup-"))
+        atexit.register(shutil.rmtree, staging, ignore_errors=True)  # CDK copies it into cdk.out at synth
+        code = lambda_.Code.from_asset(str(stage_cleanup_code(staging / "code")))
+
+        def function(handler: str, description: str) -> lambda_.Function:
+            return lambda_.Function(
+                self,
+                handler.replace("_", " ").title().replace(" ", ""),
+                description=description,
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                architecture=lambda_.Architecture.ARM_64,
+                handler=f"handler.{handler}",
+                code=code,
+                memory_size=256,
+                timeout=Duration.minutes(2),
+                role=self.role,
+                log_group=self.log_group,
+                logging_format=lambda_.LoggingFormat.JSON,
+                # settings.py resolves the notebook's settings file under HOME, which Lambda does not set.
+                environment={"HOME": "/tmp"},  # noqa: S108 - a path never written, only joined
+            )
+
+        on_event = function("on_event", f"On stack delete: start deleting SageMaker endpoint {names.endpoint_name}")
+        is_complete = function(
+            "is_complete", f"On stack delete: wait for the endpoint, then delete {names.run_prefix}* models/configs"
+        )
+        self.provider_log_group = logs.LogGroup(
+            self, "ProviderLogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=on_event,
+            is_complete_handler=is_complete,
+            query_interval=QUERY_INTERVAL,
+            total_timeout=TOTAL_TIMEOUT,
+            log_group=self.provider_log_group,
+            # The framework's waiter state machine logs to the same group, with retention.
+            disable_waiter_state_machine_logging=False,
+            waiter_state_machine_log_options=cr.LogOptions(
+                destination=self.provider_log_group, level=sfn.LogLevel.ERROR
+            ),
+        )
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=self.provider.service_token,
+            resource_type=RESOURCE_TYPE,
+            properties={"EndpointName": names.endpoint_name, "NamePrefix": names.name_prefix},
+        )
+        for construct in keep_until_done:
+            self.resource.node.add_dependency(construct)
