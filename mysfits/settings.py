@@ -200,7 +200,10 @@ class Hosting:
         """The one `AllTraffic` production variant of an endpoint config for this hosting."""
         variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": model_name}
         if self.serverless:
-            variant["ServerlessConfig"] = {"MemorySizeInMB": self.memory_size_mb, "MaxConcurrency": self.max_concurrency}
+            variant["ServerlessConfig"] = {
+                "MemorySizeInMB": self.memory_size_mb,
+                "MaxConcurrency": self.max_concurrency,
+            }
         else:
             variant.update({"InstanceType": self.instance_type, "InitialInstanceCount": 1})
         return variant

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, CustomResource, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -121,9 +121,7 @@ class ModelCleanup(Construct):
             log_group=self.provider_log_group,
             # The framework's waiter state machine logs to the same group, with retention.
             disable_waiter_state_machine_logging=False,
-            waiter_state_machine_log_options=cr.LogOptions(
-                destination=self.provider_log_group, level=sfn.LogLevel.ERROR
-            ),
+            waiter_state_machine_log_options=cr.LogOptions(destination=self.provider_log_group, level=sfn.LogLevel.ALL),
         )
         self.resource = CustomResource(
             self,
@@ -134,3 +132,68 @@ class ModelCleanup(Construct):
         )
         for construct in keep_until_done:
             self.resource.node.add_dependency(construct)
+        self._acknowledge(stack, [on_event, is_complete])
+
+    def _acknowledge(self, stack: Stack, handlers: list[lambda_.Function]) -> None:
+        names = self.names
+        arn_head = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
+        Validations.of(self.role).acknowledge(
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{arn_head}:{kind}/{names.run_prefix}*]",
+                    reason=f"Every training run creates its own {names.run_prefix}<timestamp> {kind}, whoever ran it "
+                    "(notebook or pipeline); on stack delete all of them go, and only names under that prefix.",
+                )
+                for kind in ("model", "endpoint-config")
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="sagemaker:ListModels and sagemaker:ListEndpointConfigs have no resource types in the Service "
+                f"Authorization Reference; the handler deletes only names starting with {names.run_prefix}.",
+            ),
+        )
+        handler_arns = [f"<{stack.get_logical_id(fn.node.default_child)}.Arn>:*" for fn in handlers]  # type: ignore[arg-type]
+        framework_reason = (
+            "CDK's custom resource provider framework: its functions invoke the clean-up handlers (and any version "
+            "of them, hence ':*'); the framework's own role layout cannot be changed from this construct."
+        )
+        for child in ("framework-onEvent", "framework-isComplete", "framework-onTimeout"):
+            framework_role = self.provider.node.find_child(child).node.find_child("ServiceRole")
+            Validations.of(framework_role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]",
+                    reason="The provider framework's functions get AWSLambdaBasicExecutionRole from CDK; they log to "
+                    "this construct's provider log group, which has retention and is deleted with the stack.",
+                ),
+                *(
+                    Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{arn}]", reason=framework_reason)
+                    for arn in handler_arns
+                ),
+            )
+        waiter = self.provider.node.find_child("waiter-state-machine")
+        waiter_functions = [
+            self.provider.node.find_child(child).node.find_child("Resource")
+            for child in ("framework-isComplete", "framework-onTimeout")
+        ]
+        Validations.of(waiter.node.find_child("Role")).acknowledge(
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(fn)}.Arn>:*]",  # type: ignore[arg-type]
+                    reason=framework_reason,
+                )
+                for fn in waiter_functions
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="The provider's waiter state machine logs to CloudWatch Logs; Step Functions' log delivery "
+                "actions (logs:CreateLogDelivery and the rest) have no resource types, so they need '*'.",
+            ),
+        )
+        Validations.of(waiter.node.find_child("Resource")).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SF2",
+                reason="CDK's provider framework offers no X-Ray option for its waiter state machine; it only polls "
+                "the is_complete handler during a stack delete, and it logs ALL events to the provider log group.",
+            )
+        )

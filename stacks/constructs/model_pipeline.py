@@ -6,7 +6,7 @@ format of `SageMakerNames.run_name`), runs as the project's SageMaker role (the 
 CDK's own), and uses the hyperparameters, variant and hosting of `mysfits/settings.py`.
 """
 
-from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Size, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -39,7 +39,12 @@ LOG_DELIVERY_ACTIONS = (
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 )
-TRACING_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets")
+TRACING_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
 POLL_INTERVAL = Duration.seconds(30)
 # Training stops after an hour (as in the notebook); hosting takes minutes. The whole run is bounded too.
 TRAINING_MAX_RUNTIME = Duration.hours(1)
@@ -322,11 +327,7 @@ class ModelPipeline(Construct):
             # .sync learns that a job ended from an EventBridge rule that Step Functions manages itself.
             "TrainingJobEvents": (
                 ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                [
-                    stack.format_arn(
-                        service="events", resource="rule", resource_name=SYNC_TRAINING_RULE_NAME
-                    )
-                ],
+                [stack.format_arn(service="events", resource="rule", resource_name=SYNC_TRAINING_RULE_NAME)],
             ),
             "CreateRunModels": (["sagemaker:CreateModel"], [sagemaker_arn("model")]),
             "CreateRunConfigs": (
@@ -345,6 +346,22 @@ class ModelPipeline(Construct):
         }
         for sid, (actions, resources) in statements.items():
             self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        arn_head = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
+        Validations.of(self.role).acknowledge(
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{arn_head}:{kind}/{names.run_prefix}*]",
+                    reason=f"Each execution names its training job, model and endpoint config {names.run_prefix}"
+                    "<start time>, so the prefix is the narrowest scope that admits a new run and no other resource.",
+                )
+                for kind in ("training-job", "model", "endpoint-config")
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="Step Functions' log delivery actions (logs:CreateLogDelivery and the rest) and X-Ray's "
+                "PutTraceSegments, PutTelemetryRecords and GetSampling* have no resource types, so they need '*'.",
+            ),
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="PassSageMakerRole",
