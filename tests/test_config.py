@@ -129,9 +129,10 @@ def test_unusable_hosting_settings_name_the_key(key, value, message):
 def test_handler_budget_fits_the_function_timeout_and_api_gateway(hosting):
     """Attempts x (connect + read) plus the retry's backoff < the function's timeout < API Gateway's 29 s."""
     budget = invoke_budget(hosting)
-    worst_case = budget.max_attempts * (budget.connect_timeout_seconds + budget.read_timeout_seconds) + (
-        budget.max_attempts - 1
-    ) * budget.retry_backoff_seconds
+    worst_case = (
+        budget.max_attempts * (budget.connect_timeout_seconds + budget.read_timeout_seconds)
+        + (budget.max_attempts - 1) * budget.retry_backoff_seconds
+    )
     assert worst_case == budget.worst_case_seconds
     assert worst_case < budget.function_timeout_seconds < API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS == 29
 
