@@ -60,7 +60,9 @@ def stack_outputs(cloudformation: Any, stack_name: str = STACK_NAME) -> StackOut
     except ClientError as error:
         if "does not exist" in error.response.get("Error", {}).get("Message", ""):
             region = cloudformation.meta.region_name
-            raise CliError(f"stack {stack_name} does not exist in {region}: deploy it first (npx cdk deploy --all)")
+            raise CliError(
+                f"stack {stack_name} does not exist in {region}: deploy it first (npx cdk deploy --all)"
+            ) from None
         raise
     outputs = {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
     missing = [key for key in OUTPUT_KEYS if key not in outputs]

@@ -127,11 +127,11 @@ def test_handler_defaults_are_the_instance_budget():
     """Run locally (no environment from the stack), the handler keeps the instance endpoint's budget."""
     handler = load_handler()
     budget = invoke_budget(Hosting())
-    assert (handler.CONNECT_TIMEOUT_SECONDS, handler.READ_TIMEOUT_SECONDS, handler.MAX_ATTEMPTS) == (
+    assert (
         budget.connect_timeout_seconds,
         budget.read_timeout_seconds,
         budget.max_attempts,
-    )
+    ) == (handler.CONNECT_TIMEOUT_SECONDS, handler.READ_TIMEOUT_SECONDS, handler.MAX_ATTEMPTS)
 
 
 def test_lambda_asset_is_the_handler_and_the_catalog_only(synthesized):

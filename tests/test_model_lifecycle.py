@@ -290,7 +290,7 @@ def test_cleanup_runs_before_what_the_endpoint_needs_is_deleted(synthesized):
 
 
 def test_cleanup_provider_waits_long_enough_and_logs_with_retention(synthesized, resolver):
-    waiter_id, waiter = only(
+    _waiter_id, waiter = only(
         {k: v for k, v in synthesized.resources(STACK, "AWS::StepFunctions::StateMachine").items() if "waiter" in k}
     )
     definition = json.loads(resolver.resolve(STACK, waiter["Properties"]["DefinitionString"]))
@@ -320,7 +320,8 @@ def cleanup(monkeypatch) -> tuple[ModuleType, Stubber]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     spec = importlib.util.spec_from_file_location("model_cleanup_handler", HANDLER)
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     monkeypatch.syspath_prepend(str(PROJECT_ROOT))
     spec.loader.exec_module(module)
