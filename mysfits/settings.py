@@ -243,18 +243,3 @@ def invoke_budget(hosting: Hosting) -> InvokeBudget:
             connect_timeout_seconds=2, read_timeout_seconds=10, max_attempts=2, function_timeout_seconds=27
         )
     return InvokeBudget(connect_timeout_seconds=1, read_timeout_seconds=2, max_attempts=2, function_timeout_seconds=10)
-
-
-def hosting_from_context(context: dict[str, Any] | None = None) -> Hosting:
-    """The hosting cdk.json chooses, for the notebook and the CLI (the CDK app reads it through its config)."""
-    context = cdk_context() if context is None else context
-
-    def value(key: str, default: Any) -> Any:
-        return context.get(f"{CONTEXT_PREFIX}{key}", default)
-
-    return Hosting(
-        kind=str(value("endpointHosting", "instance")),
-        instance_type=str(value("endpointInstanceType", DEFAULT_HOSTING_INSTANCE_TYPE)),
-        memory_size_mb=int(value("serverlessMemorySizeMb", 2048)),
-        max_concurrency=int(value("serverlessMaxConcurrency", 5)),
-    )

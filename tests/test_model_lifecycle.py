@@ -441,3 +441,11 @@ def test_the_handler_imports_no_second_copy_of_the_names(cleanup):
     strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     assert not [text for text in strings if "knn-" in text and text != docstring]  # from SageMakerNames only
     assert handler.SageMakerNames is sys.modules["mysfits.settings"].SageMakerNames
+
+
+def test_the_readme_diagram_shows_every_step_of_the_pipeline(definition):
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    diagram = readme.split("```mermaid", 1)[1].split("```", 1)[0]
+    steps = [name for name, state in definition["States"].items() if state["Type"] not in ("Choice",)]
+    missing = [name for name in steps if name.replace(" ", "").lower() not in diagram.lower() and name not in readme]
+    assert not missing, f"README's pipeline diagram lacks {missing}"
