@@ -16,6 +16,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
 from mysfits.settings import SageMakerNames
+from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HANDLER = PROJECT_ROOT / "lambda" / "model_cleanup" / "handler.py"
@@ -56,9 +57,6 @@ class ModelCleanup(Construct):
         stack = Stack.of(self)
         self.names = names
 
-        def sagemaker_arn(resource: str, name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
-
         self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         self.role = iam.Role(
             self,
@@ -66,16 +64,17 @@ class ModelCleanup(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Model clean-up on stack delete: endpoint {names.endpoint_name}, {names.run_prefix}* only",
         )
-        # SageMaker ARNs carry names in lower case.
-        endpoint_arn = sagemaker_arn("endpoint", names.endpoint_name.lower())
         statements = {
             "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [self.log_group.log_group_arn]),
-            "DeleteTheEndpoint": (["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"], [endpoint_arn]),
+            "DeleteTheEndpoint": (
+                ["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"],
+                [endpoint_arn(stack, names)],
+            ),
             "DeleteRunConfigs": (
                 ["sagemaker:DeleteEndpointConfig"],
-                [sagemaker_arn("endpoint-config", f"{names.run_prefix}*")],
+                [run_arn(stack, "endpoint-config", names)],
             ),
-            "DeleteRunModels": (["sagemaker:DeleteModel"], [sagemaker_arn("model", f"{names.run_prefix}*")]),
+            "DeleteRunModels": (["sagemaker:DeleteModel"], [run_arn(stack, "model", names)]),
             # Listing has no resource-level permissions; the code keeps only names that start with the prefix.
             "ListRuns": (["sagemaker:ListEndpointConfigs", "sagemaker:ListModels"], ["*"]),
         }

@@ -8,6 +8,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from mysfits.settings import SageMakerNames
+from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
 
 ARTIFACTS_FOLDER = "knn"
 
@@ -29,7 +30,6 @@ class ModelOperatorPolicy(Construct):
             return f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}:{resource}{sep}{name}"
 
         machine_name = Fn.select(6, Fn.split(":", state_machine.state_machine_arn))
-        endpoint_arn = arn("sagemaker", "endpoint", names.endpoint_name.lower())
         statements = {
             "ReadStackOutputs": (
                 ["cloudformation:DescribeStacks"],
@@ -50,14 +50,11 @@ class ModelOperatorPolicy(Construct):
             ),
             "UseAndDeleteTheEndpoint": (
                 ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint", "sagemaker:DeleteEndpoint"],
-                [endpoint_arn],
+                [endpoint_arn(stack, names)],
             ),
             "DeleteRuns": (
                 ["sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel"],
-                [
-                    arn("sagemaker", "endpoint-config", f"{names.run_prefix}*"),
-                    arn("sagemaker", "model", f"{names.run_prefix}*"),
-                ],
+                [run_arn(stack, "endpoint-config", names), run_arn(stack, "model", names)],
             ),
             "ListRuns": (["sagemaker:ListEndpointConfigs", "sagemaker:ListModels"], ["*"]),
         }

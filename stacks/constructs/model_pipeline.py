@@ -24,6 +24,8 @@ from mysfits.settings import (
     SageMakerNames,
     knn_hyperparameters,
 )
+from stacks.constructs.sagemaker_arns import endpoint_arn as sagemaker_endpoint_arn
+from stacks.constructs.sagemaker_arns import run_arn
 
 ARTIFACTS_OUTPUT_FOLDER = "knn/output/"
 # The rule Step Functions creates for `.sync` training jobs (Step Functions developer guide, SageMaker policies).
@@ -80,11 +82,8 @@ class ModelPipeline(Construct):
         stack = Stack.of(self)
         self.names = names
 
-        def sagemaker_arn(resource: str, name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
-
-        endpoint_arn = sagemaker_arn("endpoint", names.endpoint_name.lower())
-        run_config_arn = sagemaker_arn("endpoint-config", f"{names.run_prefix}*")
+        endpoint_arn = sagemaker_endpoint_arn(stack, names)
+        run_config_arn = run_arn(stack, "endpoint-config", names)
         run = sfn.JsonPath.string_at("$.names.run")
         failure = "$.failure"
 
@@ -310,9 +309,6 @@ class ModelPipeline(Construct):
     def _grant(
         self, stack: Stack, names: SageMakerNames, sagemaker_role: iam.IRole, endpoint_arn: str, run_config_arn: str
     ) -> None:
-        def sagemaker_arn(resource: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=f"{names.run_prefix}*")
-
         statements = {
             # .sync describes the job until it ends and stops it when the execution is stopped.
             "RunTrainingJobs": (
@@ -322,14 +318,14 @@ class ModelPipeline(Construct):
                     "sagemaker:StopTrainingJob",
                     "sagemaker:ListTags",
                 ],
-                [sagemaker_arn("training-job")],
+                [run_arn(stack, "training-job", names)],
             ),
             # .sync learns that a job ended from an EventBridge rule that Step Functions manages itself.
             "TrainingJobEvents": (
                 ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
                 [stack.format_arn(service="events", resource="rule", resource_name=SYNC_TRAINING_RULE_NAME)],
             ),
-            "CreateRunModels": (["sagemaker:CreateModel"], [sagemaker_arn("model")]),
+            "CreateRunModels": (["sagemaker:CreateModel"], [run_arn(stack, "model", names)]),
             "CreateRunConfigs": (
                 ["sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig"],
                 [run_config_arn],
