@@ -269,3 +269,11 @@ def test_the_cli_dispatches_aws_to_this_module():
 
 def test_run_names_printed_are_the_pipelines():
     assert SageMakerNames().run_name(STARTED) == "mysfits-knn-20260102-030405"
+
+
+def test_generated_data_is_the_label_first_layout_the_pipeline_trains_on():
+    body, rows = aws_cli.training_csv(None, 50, 7)
+    lines = body.decode().splitlines()
+    assert rows == len(lines) == 50
+    assert all(len(line.split(",")) == 6 for line in lines)
+    assert aws_cli.training_csv(None, 50, 7) == (body, rows)  # seeded: the same data every time
