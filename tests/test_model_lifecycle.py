@@ -407,28 +407,24 @@ def test_delete_removes_the_endpoint_then_every_run_under_the_prefix(cleanup):
     assert handler.is_complete(_event("Delete"), None) == {"IsComplete": True}
 
 
+def _refused_delete(stubber: Stubber, status: str, code: str, message: str) -> None:
+    endpoint = {"EndpointName": "mysfits-recommender"}
+    stubber.add_response("describe_endpoint", _endpoint(status), endpoint)
+    stubber.add_client_error(
+        "delete_endpoint", service_error_code=code, service_message=message, expected_params=endpoint
+    )
+
+
 def test_an_endpoint_being_created_is_asked_again_on_the_next_poll(cleanup):
     handler, stubber = cleanup
-    endpoint = {"EndpointName": "mysfits-recommender"}
-    stubber.add_response("describe_endpoint", _endpoint("Creating"), endpoint)
-    stubber.add_client_error(
-        "delete_endpoint",
-        service_error_code="ValidationException",
-        service_message="Cannot delete endpoint in status Creating",
-        expected_params=endpoint,
-    )
+    _refused_delete(stubber, "Creating", "ValidationException", "Cannot delete endpoint in status Creating")
     assert handler.is_complete(_event("Delete"), None) == {"IsComplete": False}
 
 
 def test_a_refused_delete_fails_the_stack_delete_loudly(cleanup):
     handler, stubber = cleanup
-    endpoint = {"EndpointName": "mysfits-recommender"}
-    stubber.add_response("describe_endpoint", _endpoint("InService"), endpoint)
-    stubber.add_client_error(
-        "delete_endpoint",
-        service_error_code="AccessDeniedException",
-        service_message="not authorized to perform: sagemaker:DeleteEndpoint",
-        expected_params=endpoint,
+    _refused_delete(
+        stubber, "InService", "AccessDeniedException", "not authorized to perform: sagemaker:DeleteEndpoint"
     )
     with pytest.raises(ClientError, match="AccessDeniedException"):
         handler.on_event(_event("Delete"), None)

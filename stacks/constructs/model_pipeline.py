@@ -223,32 +223,22 @@ class ModelPipeline(Construct):
         )
 
         # Transient refusals: CreateEndpoint reads the new config eventually consistently (API reference: retry).
+        for task in (create_endpoint, update_endpoint):
+            task.add_retry(
+                errors=[sfn.Errors.TASKS_FAILED], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2
+            )
         for task in (create_model, create_config, create_endpoint, update_endpoint, delete_endpoint):
-            if task in (create_endpoint, update_endpoint):
-                task.add_retry(
-                    errors=[sfn.Errors.TASKS_FAILED], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2
-                )
             task.add_catch(deployment_failed, errors=[sfn.Errors.ALL], result_path=failure)
         train.add_catch(training_failed, errors=[sfn.Errors.ALL], result_path=failure)
-        find_endpoint.add_catch(
-            sfn.Choice(self, "Endpoint missing?")
-            .when(sfn.Condition.string_matches(f"{failure}.Cause", MISSING_ENDPOINT), create_endpoint)
-            .otherwise(deployment_failed),
-            errors=[sfn.Errors.TASKS_FAILED],
-            result_path=failure,
-        )
-        find_endpoint.add_catch(deployment_failed, errors=[sfn.Errors.ALL], result_path=failure)
+        # DescribeEndpoint fails when there is no endpoint: then create it; any other failure ends the run.
+        for describe, choice in ((find_endpoint, "Endpoint missing?"), (check_deletion, "Deleted?")):
+            missing = sfn.Condition.string_matches(f"{failure}.Cause", MISSING_ENDPOINT)
+            absent = sfn.Choice(self, choice).when(missing, create_endpoint).otherwise(deployment_failed)
+            describe.add_catch(absent, errors=[sfn.Errors.TASKS_FAILED], result_path=failure)
+        for describe in (find_endpoint, check_deletion, check_endpoint):
+            describe.add_catch(deployment_failed, errors=[sfn.Errors.ALL], result_path=failure)
         # A config that is gone (a clean-up) leaves the hosting kind unknown: replacing is the safe way on.
         describe_current_config.add_catch(delete_endpoint, errors=[sfn.Errors.ALL], result_path=failure)
-        check_deletion.add_catch(
-            sfn.Choice(self, "Deleted?")
-            .when(sfn.Condition.string_matches(f"{failure}.Cause", MISSING_ENDPOINT), create_endpoint)
-            .otherwise(deployment_failed),
-            errors=[sfn.Errors.TASKS_FAILED],
-            result_path=failure,
-        )
-        check_deletion.add_catch(deployment_failed, errors=[sfn.Errors.ALL], result_path=failure)
-        check_endpoint.add_catch(deployment_failed, errors=[sfn.Errors.ALL], result_path=failure)
 
         current_is_serverless = sfn.Condition.is_present("$.current.variants[0].ServerlessConfig")
         same_kind = current_is_serverless if hosting.serverless else sfn.Condition.not_(current_is_serverless)
