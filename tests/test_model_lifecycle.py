@@ -303,11 +303,11 @@ def test_cleanup_bundle_is_the_handler_and_the_shared_modules(tmp_path):
     staged = stage_cleanup_code(tmp_path / "code")
     files = sorted(str(path.relative_to(staged)) for path in staged.rglob("*") if path.is_file())
     assert files == [
-        "handler.py",
         "mysfits/__init__.py",
         "mysfits/knn_image_registries.json",
         "mysfits/sagemaker_job.py",
         "mysfits/settings.py",
+        "sagemaker_cleanup.py",
     ]
 
 

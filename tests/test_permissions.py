@@ -43,7 +43,7 @@ CODE_SOURCES = {
     "sagemaker_job": PROJECT_ROOT / "mysfits" / "sagemaker_job.py",
     "notebook": PROJECT_ROOT / "notebooks" / "mysfit_recommendations_knn.ipynb",
     "autostop": LIFECYCLE / "autostop.py",
-    "model_cleanup": PROJECT_ROOT / "lambda" / "model_cleanup" / "handler.py",
+    "model_cleanup": PROJECT_ROOT / "lambda" / "model_cleanup" / "sagemaker_cleanup.py",
     "aws_cli": PROJECT_ROOT / "mysfits" / "aws_cli.py",
 }
 ON_START = LIFECYCLE / "on_start.sh"
@@ -340,9 +340,9 @@ def build_world(synthesized: SynthesizedApp) -> World:
         [
             resource
             for resource in synthesized.resources(notebook_stack, "AWS::Lambda::Function").values()
-            if resource["Properties"].get("Handler") == "handler.is_complete"
+            if resource["Properties"].get("Handler") == "sagemaker_cleanup.is_complete"
         ],
-        "function running lambda/model_cleanup/handler.py",
+        "function running lambda/model_cleanup/sagemaker_cleanup.py",
     )
     pipeline = _only(
         [

@@ -19,7 +19,7 @@ from mysfits.settings import SageMakerNames
 from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-HANDLER = PROJECT_ROOT / "lambda" / "model_cleanup" / "handler.py"
+HANDLER = PROJECT_ROOT / "lambda" / "model_cleanup" / "sagemaker_cleanup.py"
 # The names logic and the clean-up itself ship with the function: one implementation for notebook and stack.
 SHARED_MODULES = ("__init__.py", "settings.py", "sagemaker_job.py", "knn_image_registries.json")
 RESOURCE_TYPE = "Custom::SageMakerModelCleanup"
@@ -31,7 +31,7 @@ QUERY_INTERVAL = Duration.seconds(30)
 def stage_cleanup_code(destination: Path) -> Path:
     """The handler at the top of the bundle and the `mysfits` modules it imports (nothing else of the package)."""
     destination.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(HANDLER, destination / "handler.py")
+    shutil.copy2(HANDLER, destination / HANDLER.name)
     (destination / "mysfits").mkdir(exist_ok=True)
     for name in SHARED_MODULES:
         shutil.copy2(PROJECT_ROOT / "mysfits" / name, destination / "mysfits" / name)
@@ -92,7 +92,7 @@ class ModelCleanup(Construct):
                 description=description,
                 runtime=lambda_.Runtime.PYTHON_3_14,
                 architecture=lambda_.Architecture.ARM_64,
-                handler=f"handler.{handler}",
+                handler=f"{HANDLER.stem}.{handler}",
                 code=code,
                 memory_size=256,
                 timeout=Duration.minutes(2),

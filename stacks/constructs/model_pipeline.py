@@ -223,8 +223,8 @@ class ModelPipeline(Construct):
         )
 
         # Transient refusals: CreateEndpoint reads the new config eventually consistently (API reference: retry).
-        for task in (create_endpoint, update_endpoint):
-            task.add_retry(
+        for deploy in (create_endpoint, update_endpoint):
+            deploy.add_retry(
                 errors=[sfn.Errors.TASKS_FAILED], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2
             )
         for task in (create_model, create_config, create_endpoint, update_endpoint, delete_endpoint):
