@@ -23,13 +23,19 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from mysfits.settings import SageMakerNames, knn_registries, sagemaker_names
+from mysfits.settings import (
+    DEFAULT_HOSTING_INSTANCE_TYPE,
+    TRAIN_CONTENT_TYPE,
+    TRAINING_INSTANCE_TYPE,
+    Hosting,
+    SageMakerNames,
+    knn_hyperparameters,
+    knn_image_uri_for,
+    knn_registries,
+    sagemaker_names,
+)
 
-TRAINING_INSTANCE_TYPE = "ml.m5.large"
-HOSTING_INSTANCE_TYPE = "ml.m5.large"
-TRAIN_CONTENT_TYPE = "text/csv;label_size=1"
-VARIANT_NAME = "AllTraffic"
-FEATURE_DIM = 5
+HOSTING_INSTANCE_TYPE = DEFAULT_HOSTING_INSTANCE_TYPE
 # CreateEndpoint reads the endpoint config with an eventually consistent read (API reference: CreateEndpoint),
 # so a config created a moment ago may not be found yet: look again a few times before giving up.
 CONFIG_VISIBILITY_ATTEMPTS = 5
@@ -48,7 +54,7 @@ def knn_image_uri(region: str) -> str:
             f"the built-in k-NN image is not published in region {region!r}; "
             f"use one of: {', '.join(sorted(registries))}"
         )
-    return f"{registries[region]}.dkr.ecr.{region}.amazonaws.com/knn:1"
+    return knn_image_uri_for(registries[region], region)
 
 
 def upload_training_data(s3: Any, bucket: str, body: bytes | Path, key: str = "knn/train/knn-train.csv") -> str:
@@ -76,12 +82,7 @@ def training_job_request(
         "TrainingJobName": (names or sagemaker_names()).check(job_name),
         "AlgorithmSpecification": {"TrainingImage": knn_image_uri(region), "TrainingInputMode": "File"},
         "RoleArn": role_arn,
-        "HyperParameters": {
-            "k": str(int(k)),
-            "feature_dim": str(FEATURE_DIM),
-            "predictor_type": "classifier",
-            "sample_size": str(int(sample_size)),
-        },
+        "HyperParameters": knn_hyperparameters(k=k, sample_size=sample_size),
         "InputDataConfig": [
             {
                 "ChannelName": "train",
@@ -158,16 +159,13 @@ def production_variant(
     max_concurrency: int = 5,
 ) -> dict[str, Any]:
     """One ``AllTraffic`` variant: ``instance_type`` x1, or serverless (1024..6144 MB in 1 GB steps, 1..200)."""
-    variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": model_name}
-    if serverless:
-        if memory_size_mb not in range(1024, 6145, 1024):
-            raise ValueError(f"serverless memory must be 1024..6144 MB in 1024 MB steps, got {memory_size_mb}")
-        if not 1 <= max_concurrency <= 200:
-            raise ValueError(f"serverless max concurrency must be 1..200, got {max_concurrency}")
-        variant["ServerlessConfig"] = {"MemorySizeInMB": memory_size_mb, "MaxConcurrency": max_concurrency}
-    else:
-        variant.update({"InstanceType": instance_type, "InitialInstanceCount": 1})
-    return variant
+    hosting = Hosting(
+        kind="serverless" if serverless else "instance",
+        instance_type=instance_type,
+        memory_size_mb=memory_size_mb,
+        max_concurrency=max_concurrency,
+    )
+    return hosting.variant(model_name)
 
 
 def create_endpoint_config(

@@ -89,6 +89,11 @@ def knn_registries() -> dict[str, str]:
     return json.loads(KNN_REGISTRIES_PATH.read_text(encoding="utf-8"))
 
 
+def knn_image_uri_for(account: str, region: str) -> str:
+    """The built-in k-NN image in a region (account and region may be CloudFormation tokens in the stack)."""
+    return f"{account}.dkr.ecr.{region}.amazonaws.com/knn:1"
+
+
 def cdk_context(path: Path = CDK_JSON_PATH) -> dict[str, Any]:
     """The `context` object of cdk.json; empty when the file is absent (e.g. a notebook copied elsewhere)."""
     try:
@@ -124,3 +129,118 @@ def sagemaker_names(*, stack: dict[str, str] | None = None, context: dict[str, A
     endpoint = stack.get("endpointName") or context.get(f"{CONTEXT_PREFIX}endpointName") or DEFAULT_ENDPOINT_NAME
     prefix = stack.get("namePrefix") or context.get(f"{CONTEXT_PREFIX}sagemakerNamePrefix") or DEFAULT_NAME_PREFIX
     return SageMakerNames(endpoint_name=str(endpoint), name_prefix=str(prefix))
+
+
+# --- The k-NN job and its hosting: one definition for the notebook's calls, the CLI and the state machine ------
+
+TRAINING_INSTANCE_TYPE = "ml.m5.large"
+# The built-in k-NN documentation ("EC2 Instance Recommendation for the k-NN Algorithm") recommends CPU instances
+# for low-latency inference (GPU for throughput) and names no smallest type; its training example is ml.m5.2xlarge.
+# ml.m5.large (2 vCPU, 8 GiB, about $0.115 an hour in us-east-1) is the smallest current general-purpose CPU type
+# that SageMaker hosting offers in every region of knn_image_registries.json, and the type this project has run.
+DEFAULT_HOSTING_INSTANCE_TYPE = "ml.m5.large"
+TRAIN_CONTENT_TYPE = "text/csv;label_size=1"
+VARIANT_NAME = "AllTraffic"
+FEATURE_DIM = 5
+PREDICTOR_TYPE = "classifier"
+# k when the caller gives none (`python -m mysfits train` prints the k it validated; pass that with --k).
+DEFAULT_K = 10
+INSTANCE_TYPE_PATTERN = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
+HOSTING_KINDS = ("instance", "serverless")
+# ServerlessConfig (API reference): MemorySizeInMB 1024..6144 in 1 GB steps, MaxConcurrency 1..200.
+SERVERLESS_MEMORY_SIZES_MB = tuple(range(1024, 6145, 1024))
+SERVERLESS_MAX_CONCURRENCY = 200
+# API Gateway ends a REST integration after 29 s: the function must answer (even a 504) before that.
+API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
+
+
+def knn_hyperparameters(*, k: int, sample_size: int) -> dict[str, str]:
+    """The built-in k-NN's hyperparameters (strings, as CreateTrainingJob takes them)."""
+    if int(k) < 1 or int(sample_size) < 1:
+        raise SettingsError(f"k and sample_size must be positive, got k={k}, sample_size={sample_size}")
+    return {
+        "k": str(int(k)),
+        "feature_dim": str(FEATURE_DIM),
+        "predictor_type": PREDICTOR_TYPE,
+        "sample_size": str(int(sample_size)),
+    }
+
+
+@dataclass(frozen=True)
+class Hosting:
+    """How the endpoint runs: one instance of `instance_type`, or serverless (billed per request)."""
+
+    kind: str = "instance"
+    instance_type: str = DEFAULT_HOSTING_INSTANCE_TYPE
+    memory_size_mb: int = 2048
+    max_concurrency: int = 5
+
+    def __post_init__(self) -> None:
+        source = CONTEXT_PREFIX
+        if self.kind not in HOSTING_KINDS:
+            raise SettingsError(f"{source}endpointHosting must be one of {list(HOSTING_KINDS)}, got {self.kind!r}")
+        if not INSTANCE_TYPE_PATTERN.fullmatch(self.instance_type):
+            raise SettingsError(
+                f"{source}endpointInstanceType {self.instance_type!r} is not a SageMaker instance type "
+                "such as 'ml.m5.large'"
+            )
+        if self.memory_size_mb not in SERVERLESS_MEMORY_SIZES_MB:
+            raise SettingsError(
+                f"{source}serverlessMemorySizeMb must be 1024..6144 MB in steps of 1024 MB, got {self.memory_size_mb}"
+            )
+        if not 1 <= self.max_concurrency <= SERVERLESS_MAX_CONCURRENCY:
+            raise SettingsError(
+                f"{source}serverlessMaxConcurrency must be 1..{SERVERLESS_MAX_CONCURRENCY}, got {self.max_concurrency}"
+            )
+
+    @property
+    def serverless(self) -> bool:
+        return self.kind == "serverless"
+
+    def variant(self, model_name: str) -> dict[str, Any]:
+        """The one `AllTraffic` production variant of an endpoint config for this hosting."""
+        variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": model_name}
+        if self.serverless:
+            variant["ServerlessConfig"] = {
+                "MemorySizeInMB": self.memory_size_mb,
+                "MaxConcurrency": self.max_concurrency,
+            }
+        else:
+            variant.update({"InstanceType": self.instance_type, "InitialInstanceCount": 1})
+        return variant
+
+
+@dataclass(frozen=True)
+class InvokeBudget:
+    """The recommendation handler's time budget for one InvokeEndpoint, and its function's timeout."""
+
+    connect_timeout_seconds: int
+    read_timeout_seconds: int
+    max_attempts: int
+    function_timeout_seconds: int
+    # botocore's standard retry mode sleeps at most 1 s (jittered) before the one retry these budgets allow.
+    retry_backoff_seconds: int = 1
+
+    @property
+    def worst_case_seconds(self) -> int:
+        attempts = self.max_attempts * (self.connect_timeout_seconds + self.read_timeout_seconds)
+        return attempts + (self.max_attempts - 1) * self.retry_backoff_seconds
+
+    def environment(self) -> dict[str, str]:
+        """What the handler reads (lambda/recommendations/handler.py)."""
+        return {
+            "INVOKE_CONNECT_TIMEOUT_SECONDS": str(self.connect_timeout_seconds),
+            "INVOKE_READ_TIMEOUT_SECONDS": str(self.read_timeout_seconds),
+            "INVOKE_MAX_ATTEMPTS": str(self.max_attempts),
+        }
+
+
+def invoke_budget(hosting: Hosting) -> InvokeBudget:
+    """An instance endpoint answers k-NN in milliseconds: 2 s reads fail fast. A serverless endpoint may cold
+    start for several seconds (container pull and model load), so reads get 10 s and the function 27 s: both
+    attempts still end before the function does, and the function before API Gateway's 29 s."""
+    if hosting.serverless:
+        return InvokeBudget(
+            connect_timeout_seconds=2, read_timeout_seconds=10, max_attempts=2, function_timeout_seconds=27
+        )
+    return InvokeBudget(connect_timeout_seconds=1, read_timeout_seconds=2, max_attempts=2, function_timeout_seconds=10)

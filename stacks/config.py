@@ -10,9 +10,14 @@ from aws_cdk import aws_logs as logs
 from mysfits.settings import (
     CONTEXT_PREFIX,
     DEFAULT_ENDPOINT_NAME,
+    DEFAULT_HOSTING_INSTANCE_TYPE,
     DEFAULT_NAME_PREFIX,
+    Hosting,
+    InvokeBudget,
+    SageMakerNames,
     SettingsError,
     check_sagemaker_names,
+    invoke_budget,
 )
 
 # CloudWatch Logs accepts only these retention periods; the numbers keep cdk.json readable.
@@ -62,10 +67,16 @@ class MysfitsConfig:
     repository_name: str = "mysfits-recommendations"
     api_gateway_account_role: str = "create"
     alarm_email: str = ""  # empty: alarms still go to the SNS topic, nobody is subscribed
+    # The endpoint's hosting: "instance" (one endpointInstanceType) or "serverless" (memory and concurrency).
+    endpoint_hosting: str = "instance"
+    endpoint_instance_type: str = DEFAULT_HOSTING_INSTANCE_TYPE
+    serverless_memory_size_mb: int = 2048
+    serverless_max_concurrency: int = 5
 
     def __post_init__(self) -> None:
         try:
             check_sagemaker_names(endpoint_name=self.endpoint_name, name_prefix=self.sagemaker_name_prefix)
+            self.hosting  # noqa: B018 - validates the hosting settings now, with the key in the message
         except SettingsError as error:
             raise ConfigError(str(error)) from None
         if self.api_gateway_account_role not in API_GATEWAY_ACCOUNT_ROLE_CHOICES:
@@ -96,6 +107,24 @@ class MysfitsConfig:
                 f"{CONTEXT_PREFIX}alarmEmail {self.alarm_email!r} is not an email address such as "
                 "'ops@example.com' (leave it empty to subscribe nobody)"
             )
+
+    @property
+    def hosting(self) -> Hosting:
+        return Hosting(
+            kind=self.endpoint_hosting,
+            instance_type=self.endpoint_instance_type,
+            memory_size_mb=self.serverless_memory_size_mb,
+            max_concurrency=self.serverless_max_concurrency,
+        )
+
+    @property
+    def invoke_budget(self) -> InvokeBudget:
+        """The recommendation handler's timeouts and its function's, sized for the hosting."""
+        return invoke_budget(self.hosting)
+
+    @property
+    def sagemaker_names(self) -> SageMakerNames:
+        return SageMakerNames(endpoint_name=self.endpoint_name, name_prefix=self.sagemaker_name_prefix)
 
     @property
     def log_retention(self) -> logs.RetentionDays:

@@ -8,6 +8,9 @@ from constructs import Construct
 from stacks.config import MysfitsConfig
 from stacks.constructs.buckets import AccessLogsBucket, PrivateBucket
 from stacks.constructs.ml_notebook import MlNotebook
+from stacks.constructs.model_cleanup import ModelCleanup
+from stacks.constructs.model_operator import ModelOperatorPolicy
+from stacks.constructs.model_pipeline import ModelPipeline
 from stacks.constructs.provider_logs import AutoDeleteProviderLogs
 from stacks.constructs.supported_regions import SupportedRegions, knn_regions
 
@@ -49,6 +52,31 @@ class NotebookStack(Stack):
             retention=config.log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        self.pipeline = ModelPipeline(
+            self,
+            "ModelPipeline",
+            names=config.sagemaker_names,
+            hosting=config.hosting,
+            sagemaker_role=self.notebook.role,
+            artifacts_bucket=self.artifacts_bucket,
+            knn_image_uri=self.notebook.knn_image_uri,
+            log_retention=config.log_retention,
+        )
+        self.operator_policy = ModelOperatorPolicy(
+            self,
+            "ModelOperator",
+            names=config.sagemaker_names,
+            artifacts_bucket=self.artifacts_bucket,
+            state_machine=self.pipeline.state_machine,
+        )
+        # Deleted first on `cdk destroy`: the endpoint goes while the role it runs as and its log group still exist.
+        self.model_cleanup = ModelCleanup(
+            self,
+            "ModelCleanup",
+            names=config.sagemaker_names,
+            log_retention=config.log_retention,
+            keep_until_done=[self.notebook.role, self.artifacts_bucket, self.endpoint_log_group],
+        )
 
         CfnOutput(self, "NotebookName", value=self.notebook.instance.attr_notebook_instance_name)
         CfnOutput(
@@ -61,3 +89,21 @@ class NotebookStack(Stack):
         CfnOutput(self, "ArtifactsBucketName", value=self.artifacts_bucket.bucket_name)
         CfnOutput(self, "NotebookRoleArn", value=self.notebook.role.role_arn)
         CfnOutput(self, "EndpointName", value=config.endpoint_name, description="The endpoint the notebook deploys")
+        CfnOutput(
+            self,
+            "SageMakerNamePrefix",
+            value=config.sagemaker_name_prefix,
+            description="Every training job, model and endpoint config is named <prefix>knn-<time>",
+        )
+        CfnOutput(
+            self,
+            "ModelPipelineArn",
+            value=self.pipeline.state_machine.state_machine_arn,
+            description="Trains and deploys the model: `python -m mysfits aws deploy-model` starts it",
+        )
+        CfnOutput(
+            self,
+            "ModelOperatorPolicyArn",
+            value=self.operator_policy.policy.managed_policy_arn,
+            description="Attach to whoever runs `python -m mysfits aws deploy-model` / `delete-model`",
+        )

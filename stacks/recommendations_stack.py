@@ -11,7 +11,11 @@ class RecommendationsStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: MysfitsConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         recommender = RecommendationFunction(
-            self, "Recommender", endpoint_name=config.endpoint_name, log_retention=config.log_retention
+            self,
+            "Recommender",
+            endpoint_name=config.endpoint_name,
+            invoke_budget=config.invoke_budget,
+            log_retention=config.log_retention,
         )
         self.function = recommender.function
 

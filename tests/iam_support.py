@@ -113,7 +113,13 @@ _PHYSICAL: dict[str, tuple[str, Any]] = {
         lambda name: f"arn:{PARTITION}:sagemaker:{REGION}:{ACCOUNT}:notebook-instance/{name.lower()}",
     ),
     "AWS::KMS::Key": ("", lambda name: f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{name}"),
+    "AWS::StepFunctions::StateMachine": (
+        "StateMachineName",
+        lambda name: f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{name}",
+    ),
 }
+# Resource types whose `Ref` is their ARN rather than their name.
+_REF_IS_ARN = ("AWS::SageMaker::NotebookInstance", "AWS::StepFunctions::StateMachine")
 
 
 @dataclass(frozen=True)
@@ -180,8 +186,8 @@ class TemplateResolver:
             if default is None:
                 raise ValueError(f"{stack}: parameter {name} has no default")
             return str(default)
-        if template["Resources"][name]["Type"] == "AWS::SageMaker::NotebookInstance":
-            return self._get_att(stack, name, "Arn")  # Ref of a notebook instance is its ARN
+        if template["Resources"][name]["Type"] in _REF_IS_ARN:
+            return self._get_att(stack, name, "Arn")
         return self.physical_name(stack, name)
 
     def _get_att(self, stack: str, logical_id: str, attribute: str) -> str:

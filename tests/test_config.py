@@ -1,11 +1,13 @@
 """The config object: cdk.json defaults, CLI-string coercion, clear errors for unusable values."""
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
+from mysfits.settings import API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, Hosting, invoke_budget
 from stacks.config import ConfigError, MysfitsConfig
 from tests.cdk_support import PROJECT_ROOT, cdk_json_context
 
@@ -102,3 +104,73 @@ def test_without_the_repository_the_notebook_clones_nothing():
 def test_alarm_email_is_optional_and_subscribed_when_set(raw, expected):
     assert from_mapping({"mysfits:alarmEmail": raw}).alarm_email == expected
     assert MysfitsConfig().alarm_email == ""  # cdk.json ships it empty: nobody is emailed until someone opts in
+
+
+def test_hosting_defaults_to_one_instance_and_reads_serverless_settings():
+    assert from_mapping(cdk_json_context()).hosting == Hosting()
+    config = from_mapping(
+        {
+            "mysfits:endpointHosting": "serverless",
+            "mysfits:serverlessMemorySizeMb": "3072",
+            "mysfits:serverlessMaxConcurrency": "7",
+        }
+    )
+    assert config.hosting.serverless
+    assert config.hosting.variant("m") == {
+        "VariantName": "AllTraffic",
+        "ModelName": "m",
+        "ServerlessConfig": {"MemorySizeInMB": 3072, "MaxConcurrency": 7},
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("mysfits:endpointHosting", "spot", "mysfits:endpointHosting must be one of ['instance', 'serverless']"),
+        ("mysfits:endpointInstanceType", "m5.large", "mysfits:endpointInstanceType 'm5.large' is not a SageMaker"),
+        ("mysfits:serverlessMemorySizeMb", 1500, "mysfits:serverlessMemorySizeMb must be 1024..6144 MB"),
+        ("mysfits:serverlessMemorySizeMb", 7168, "mysfits:serverlessMemorySizeMb must be 1024..6144 MB"),
+        ("mysfits:serverlessMaxConcurrency", 0, "mysfits:serverlessMaxConcurrency must be 1..200"),
+        ("mysfits:serverlessMaxConcurrency", 201, "mysfits:serverlessMaxConcurrency must be 1..200"),
+    ],
+)
+def test_unusable_hosting_settings_name_the_key(key, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        from_mapping({key: value})
+
+
+@pytest.mark.parametrize("hosting", [Hosting(), Hosting(kind="serverless"), Hosting(instance_type="ml.c5.large")])
+def test_handler_budget_fits_the_function_timeout_and_api_gateway(hosting):
+    """Attempts x (connect + read) plus the retry's backoff < the function's timeout < API Gateway's 29 s."""
+    budget = invoke_budget(hosting)
+    worst_case = (
+        budget.max_attempts * (budget.connect_timeout_seconds + budget.read_timeout_seconds)
+        + (budget.max_attempts - 1) * budget.retry_backoff_seconds
+    )
+    assert worst_case == budget.worst_case_seconds
+    assert worst_case < budget.function_timeout_seconds < API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS == 29
+
+
+def test_a_serverless_endpoint_gets_time_for_a_cold_start():
+    instance, serverless = invoke_budget(Hosting()), invoke_budget(Hosting(kind="serverless"))
+    assert instance.read_timeout_seconds == 2  # an instance answers k-NN in milliseconds: fail fast
+    assert serverless.read_timeout_seconds >= 10 > instance.read_timeout_seconds
+
+
+def test_the_handler_reads_its_budget_from_the_environment(tmp_path):
+    """The stack passes the budget as environment variables; a fresh interpreter shows the handler uses them."""
+    budget = invoke_budget(Hosting(kind="serverless"))
+    script = (
+        "import sys; sys.path.insert(0, 'lambda/recommendations'); import handler; "
+        "c = handler.runtime_client.meta.config; "
+        "print(c.connect_timeout, c.read_timeout, c.retries['total_max_attempts'])"
+    )
+    env = {**os.environ, **budget.environment(), "AWS_DEFAULT_REGION": "us-east-1", "ENDPOINT_NAME": "x"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == [
+        str(budget.connect_timeout_seconds),
+        str(budget.read_timeout_seconds),
+        str(budget.max_attempts),
+    ]

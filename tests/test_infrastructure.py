@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from mysfits.settings import Hosting, invoke_budget
 from stacks.api_contract import REQUEST_SCHEMA_NAME, component_schema
-from stacks.constructs.recommendation_function import FUNCTION_TIMEOUT, METRICS_NAMESPACE
+from stacks.constructs.recommendation_function import METRICS_NAMESPACE
 from tests.handler_support import load_handler
 
 # Resources allowed to keep DeletionPolicy Retain, each with the reason; everything else must go with the stack.
@@ -112,20 +113,27 @@ def test_recommendation_function_runtime_logging_and_timeout(synthesized):
     assert function["Architectures"] == ["arm64"]
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
     assert function["TracingConfig"] == {"Mode": "Active"}
+    budget = synthesized.config.invoke_budget
     assert function["Environment"]["Variables"] == {
         "ENDPOINT_NAME": synthesized.config.endpoint_name,
         "METRICS_NAMESPACE": METRICS_NAMESPACE,
+        **budget.environment(),
     }
-    assert function["Timeout"] < 29
+    assert function["Timeout"] == budget.function_timeout_seconds < 29
     log_group = only(synthesized.resources("MysfitsRecommendations", "AWS::Logs::LogGroup"))
     assert log_group["Properties"]["RetentionInDays"] == synthesized.config.log_retention_days
     assert log_group["DeletionPolicy"] == "Delete"
 
 
-def test_handler_gives_up_before_the_lambda_times_out():
+def test_handler_defaults_are_the_instance_budget():
+    """Run locally (no environment from the stack), the handler keeps the instance endpoint's budget."""
     handler = load_handler()
-    worst_case = handler.MAX_ATTEMPTS * (handler.CONNECT_TIMEOUT_SECONDS + handler.READ_TIMEOUT_SECONDS)
-    assert worst_case < FUNCTION_TIMEOUT.to_seconds()
+    budget = invoke_budget(Hosting())
+    assert (
+        budget.connect_timeout_seconds,
+        budget.read_timeout_seconds,
+        budget.max_attempts,
+    ) == (handler.CONNECT_TIMEOUT_SECONDS, handler.READ_TIMEOUT_SECONDS, handler.MAX_ATTEMPTS)
 
 
 def test_lambda_asset_is_the_handler_and_the_catalog_only(synthesized):

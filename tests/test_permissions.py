@@ -43,6 +43,8 @@ CODE_SOURCES = {
     "sagemaker_job": PROJECT_ROOT / "mysfits" / "sagemaker_job.py",
     "notebook": PROJECT_ROOT / "notebooks" / "mysfit_recommendations_knn.ipynb",
     "autostop": LIFECYCLE / "autostop.py",
+    "model_cleanup": PROJECT_ROOT / "lambda" / "model_cleanup" / "sagemaker_cleanup.py",
+    "aws_cli": PROJECT_ROOT / "mysfits" / "aws_cli.py",
 }
 ON_START = LIFECYCLE / "on_start.sh"
 SAGEMAKER = {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -64,6 +66,9 @@ ENDPOINT_LOGS = "/aws/sagemaker/Endpoints/{endpoint}"
 NOTEBOOK_LOGS = "/aws/sagemaker/NotebookInstances"
 
 
+SYNC_TRAINING_RULE = {"rule-on-default-event-bus": {"RuleName": "StepFunctionsGetEventsForSageMakerTrainingJobsRule"}}
+
+
 def log_group(name: str) -> dict[str, dict[str, str]]:
     return {"log-group": {"LogGroupName": name}}
 
@@ -77,7 +82,7 @@ class Call:
     """One request to AWS: who sends it, with which role, on which resources, in which request context."""
 
     caller: str
-    role: str  # "notebook" or "handler", found in the templates by what uses the role
+    role: str  # "notebook", "handler", "pipeline" or "cleanup", found in the templates by what uses the role
     operation: Operation | None = None  # the boto3 call, for calls our code makes
     action: str = ""  # the IAM action, for requests a service makes with our role (no boto3 call of ours)
     resources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -106,6 +111,29 @@ NOTEBOOK_INSTANCE = "notebook instance (SageMaker, as the notebook role)"
 LAMBDA_RUNTIME = "Lambda runtime (as the handler role)"
 SAGEMAKER_METRICS = "cloudwatch:namespace"
 LAMBDA_STREAM = "2026/01/02/[$LATEST]0123456789abcdef0123456789abcdef"
+PIPELINE = "model pipeline (Step Functions, as its role)"
+CLEANUP = "model_cleanup (on stack delete)"
+CLEANUP_RUNTIME = "Lambda runtime (as the clean-up role)"
+OPERATOR = "aws_cli (a user with the ModelOperator policy)"
+EXECUTION = {
+    "execution": {"StateMachineName": "{pipeline_name}", "ExecutionId": "0123abcd-4567-89ef-0123-456789abcdef"}
+}
+EXPRESS = {"express": {"StateMachineName": "{pipeline_name}", "ExecutionId": "0123abcd", "ExpressId": "4567ef"}}
+# Step Functions' CloudWatch Logs delivery and X-Ray tracing (Step Functions developer guide); no resource types.
+STATE_MACHINE_SERVICE_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
 
 CALLS: tuple[Call, ...] = (
     Call("handler", "handler", api("sagemaker-runtime", "InvokeEndpoint"), resources=ENDPOINT),
@@ -183,6 +211,67 @@ CALLS: tuple[Call, ...] = (
             Call(caller, "notebook", action="cloudwatch:PutMetricData", context={SAGEMAKER_METRICS: namespace}),
         )
     ),
+    # The state machine's tasks: the SageMaker integrations (the training job's .sync included) and SDK calls.
+    *(
+        Call(
+            PIPELINE,
+            "pipeline",
+            action=f"sagemaker:{name}",
+            resources=own | OWN_ROLE,
+            context=SAGEMAKER,
+            passes_role=True,
+        )
+        for name, own in (("CreateTrainingJob", TRAINING_JOB), ("CreateModel", MODEL))
+    ),
+    *(
+        Call(PIPELINE, "pipeline", action=f"sagemaker:{name}", resources=TRAINING_JOB)
+        for name in ("DescribeTrainingJob", "StopTrainingJob", "ListTags")
+    ),
+    *(
+        Call(PIPELINE, "pipeline", action=f"events:{name}", resources=SYNC_TRAINING_RULE)
+        for name in ("PutTargets", "PutRule", "DescribeRule")
+    ),
+    Call(PIPELINE, "pipeline", action="sagemaker:CreateEndpointConfig", resources=ENDPOINT_CONFIG),
+    Call(PIPELINE, "pipeline", action="sagemaker:DescribeEndpointConfig", resources=ENDPOINT_CONFIG),
+    Call(PIPELINE, "pipeline", action="sagemaker:CreateEndpoint", resources=ENDPOINT | ENDPOINT_CONFIG),
+    Call(PIPELINE, "pipeline", action="sagemaker:UpdateEndpoint", resources=ENDPOINT | ENDPOINT_CONFIG),
+    Call(PIPELINE, "pipeline", action="sagemaker:DescribeEndpoint", resources=ENDPOINT),
+    Call(PIPELINE, "pipeline", action="sagemaker:DeleteEndpoint", resources=ENDPOINT),
+    *(Call(PIPELINE, "pipeline", action=action) for action in STATE_MACHINE_SERVICE_ACTIONS),
+    # `python -m mysfits aws deploy-model | delete-model`, as a user with the stack's ModelOperator policy.
+    Call(
+        OPERATOR,
+        "operator",
+        api("cloudformation", "DescribeStacks"),
+        resources={"stack": {"StackName": "MysfitsNotebook", "Id": "0123abcd-4567-89ef-0123-456789abcdef"}},
+    ),
+    Call(OPERATOR, "operator", api("s3", "PutObject"), resources=TRAIN_DATA),
+    Call(
+        OPERATOR,
+        "operator",
+        api("stepfunctions", "StartExecution"),
+        resources={"statemachine": {"StateMachineName": "{pipeline_name}"}},
+    ),
+    Call(OPERATOR, "operator", api("stepfunctions", "DescribeExecution"), resources=EXECUTION | EXPRESS),
+    Call(OPERATOR, "operator", api("stepfunctions", "GetExecutionHistory"), resources=EXECUTION),
+    Call(OPERATOR, "operator", api("sagemaker", "DescribeEndpoint"), resources=ENDPOINT),
+    Call(OPERATOR, "operator", api("sagemaker-runtime", "InvokeEndpoint"), resources=ENDPOINT),
+    Call(OPERATOR, "operator", api("sagemaker", "DeleteEndpoint"), resources=ENDPOINT),
+    Call(OPERATOR, "operator", api("sagemaker", "ListEndpointConfigs")),
+    Call(OPERATOR, "operator", api("sagemaker", "ListModels")),
+    Call(OPERATOR, "operator", api("sagemaker", "DeleteEndpointConfig"), resources=ENDPOINT_CONFIG),
+    Call(OPERATOR, "operator", api("sagemaker", "DeleteModel"), resources=MODEL),
+    # The clean-up custom resource: the configured endpoint, then every run under the prefix.
+    Call(CLEANUP, "cleanup", api("sagemaker", "DescribeEndpoint"), resources=ENDPOINT),
+    Call(CLEANUP, "cleanup", api("sagemaker", "DeleteEndpoint"), resources=ENDPOINT),
+    Call(CLEANUP, "cleanup", api("sagemaker", "ListEndpointConfigs")),
+    Call(CLEANUP, "cleanup", api("sagemaker", "ListModels")),
+    Call(CLEANUP, "cleanup", api("sagemaker", "DeleteEndpointConfig"), resources=ENDPOINT_CONFIG),
+    Call(CLEANUP, "cleanup", api("sagemaker", "DeleteModel"), resources=MODEL),
+    *(
+        Call(CLEANUP_RUNTIME, "cleanup", action=action, resources=log_stream("{cleanup_logs}", LAMBDA_STREAM))
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents")
+    ),
 )
 
 
@@ -247,6 +336,40 @@ def build_world(synthesized: SynthesizedApp) -> World:
         "function running lambda/recommendations/handler.py",
     )
     handler_role_arn = resolver.resolve(handler_stack, function["Properties"]["Role"])
+    cleanup_function = _only(
+        [
+            resource
+            for resource in synthesized.resources(notebook_stack, "AWS::Lambda::Function").values()
+            if resource["Properties"].get("Handler") == "sagemaker_cleanup.is_complete"
+        ],
+        "function running lambda/model_cleanup/sagemaker_cleanup.py",
+    )
+    pipeline = _only(
+        [
+            resource
+            for resource in synthesized.resources(notebook_stack, "AWS::StepFunctions::StateMachine").values()
+            if "createTrainingJob.sync" in json.dumps(resource["Properties"]["DefinitionString"])
+        ],
+        "state machine that trains the model",
+    )
+    pipeline_id = _only(
+        [
+            logical_id
+            for logical_id, resource in synthesized.resources(
+                notebook_stack, "AWS::StepFunctions::StateMachine"
+            ).items()
+            if resource is pipeline
+        ],
+        "pipeline logical id",
+    )
+    operator_policy = _only(
+        [
+            resource
+            for resource in synthesized.resources(notebook_stack, "AWS::IAM::ManagedPolicy").values()
+            if "deploy-model" in resource["Properties"].get("Description", "")
+        ],
+        "managed policy for the model CLI",
+    )
     names = SageMakerNames(endpoint_name=config.endpoint_name, name_prefix=config.sagemaker_name_prefix)
     registries = json.loads((PROJECT_ROOT / "mysfits" / "knn_image_registries.json").read_text(encoding="utf-8"))
     return World(
@@ -257,6 +380,21 @@ def build_world(synthesized: SynthesizedApp) -> World:
             "handler": role_statements(
                 resolver, handler_stack, _role_by_arn(resolver, handler_stack, handler_role_arn)
             ),
+            **{
+                role: role_statements(
+                    resolver,
+                    notebook_stack,
+                    _role_by_arn(resolver, notebook_stack, resolver.resolve(notebook_stack, role_arn)),
+                )
+                for role, role_arn in (
+                    ("pipeline", pipeline["Properties"]["RoleArn"]),
+                    ("cleanup", cleanup_function["Properties"]["Role"]),
+                )
+            },
+            "operator": [
+                Statement.from_json(resolver.resolve(notebook_stack, statement), "ModelOperator")
+                for statement in operator_policy["Properties"]["PolicyDocument"]["Statement"]
+            ],
         },
         names={
             # SageMaker ARNs carry names in lower case.
@@ -270,6 +408,10 @@ def build_world(synthesized: SynthesizedApp) -> World:
             "knn_account": registries["us-east-1"],
             "repository": config.repository_name if config.create_repository else "",
             "lambda_logs": resolver.resolve(handler_stack, function["Properties"]["LoggingConfig"]["LogGroup"]),
+            "pipeline_name": resolver.physical_name(notebook_stack, pipeline_id),
+            "cleanup_logs": resolver.resolve(
+                notebook_stack, cleanup_function["Properties"]["LoggingConfig"]["LogGroup"]
+            ),
         },
     )
 
@@ -375,7 +517,7 @@ def test_the_execution_role_the_notebook_passes_is_the_notebook_role(world: Worl
     assert world.names["execution_role_arn"] == world.names["notebook_role_arn"]
 
 
-@pytest.mark.parametrize("role", ["notebook", "handler"])
+@pytest.mark.parametrize("role", ["notebook", "handler", "pipeline", "cleanup", "operator"])
 def test_every_grant_is_used_by_a_call(world: World, role: str):
     """Least privilege: each allowed action and each resource pattern serves at least one call in the table."""
     requests = [

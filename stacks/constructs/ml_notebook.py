@@ -18,7 +18,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mysfits.settings import knn_registries
+from mysfits.settings import knn_image_uri_for, knn_registries
 from stacks.constructs.keys import RotatingKey
 
 LIFECYCLE_DIR = Path(__file__).resolve().parent / "notebook_lifecycle"
@@ -182,6 +182,7 @@ class MlNotebook(Construct):
             "KnnImageRegistry",
             mapping={region: {"account": account} for region, account in sorted(registries.items())},
         )
+        self.knn_image_uri = knn_image_uri_for(mapping.find_in_map(Aws.REGION, "account"), Aws.REGION)
         knn_repository_arn = stack.format_arn(
             service="ecr",
             account=mapping.find_in_map(Aws.REGION, "account"),

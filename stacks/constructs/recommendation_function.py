@@ -8,9 +8,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mysfits.settings import InvokeBudget
+
 HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "recommendations"
-# API Gateway gives up after 29 s; the handler's own botocore budget (timeouts x attempts) stays below this.
-FUNCTION_TIMEOUT = Duration.seconds(10)
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".DS_Store"]
 # The handler writes its metrics (EMF) here; it falls back to the same name when run locally without the stack.
 METRICS_NAMESPACE = "Mysfits/Recommendations"
@@ -25,6 +25,7 @@ class RecommendationFunction(Construct):
         construct_id: str,
         *,
         endpoint_name: str,
+        invoke_budget: InvokeBudget,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -71,14 +72,19 @@ class RecommendationFunction(Construct):
             handler="handler.handler",
             code=lambda_.Code.from_asset(str(HANDLER_DIR), exclude=ASSET_EXCLUDES),
             memory_size=256,
-            timeout=FUNCTION_TIMEOUT,
+            # API Gateway gives up after 29 s; the handler's botocore budget ends before this timeout.
+            timeout=Duration.seconds(invoke_budget.function_timeout_seconds),
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             tracing=lambda_.Tracing.ACTIVE,
-            environment={"ENDPOINT_NAME": endpoint_name, "METRICS_NAMESPACE": METRICS_NAMESPACE},
+            environment={
+                "ENDPOINT_NAME": endpoint_name,
+                "METRICS_NAMESPACE": METRICS_NAMESPACE,
+                **invoke_budget.environment(),
+            },
         )
         Validations.of(self.role).acknowledge(
             Acknowledgment(
