@@ -8,9 +8,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mysfits.local.limits import FUNCTION_TIMEOUT_SECONDS
+
 HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "recommendations"
 # API Gateway gives up after 29 s; the handler's own botocore budget (timeouts x attempts) stays below this.
-FUNCTION_TIMEOUT = Duration.seconds(10)
+FUNCTION_TIMEOUT = Duration.seconds(FUNCTION_TIMEOUT_SECONDS)  # the local gateway gives up after the same time
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".DS_Store"]
 
 
