@@ -64,6 +64,9 @@ async def _open_loop(port: int, rate: int, seconds: float, deadline_s: float) ->
         connection = None
         try:
             async with asyncio.timeout(HARD_TIMEOUT_S):
+                while idle and idle[-1][0].at_eof():  # closed by the server while idle: not reusable
+                    idle.pop()[1].close()
+                    open_count -= 1
                 if idle:
                     connection = idle.pop()
                 else:

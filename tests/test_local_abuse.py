@@ -5,6 +5,7 @@ Each case sends exactly the bytes that matter (an HTTP client library would fix 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -13,6 +14,7 @@ import time
 import pytest
 
 from benchmarks.load import burst
+from mysfits import PROJECT_ROOT
 from mysfits.local import limits
 from mysfits.local.endpoint import LocalEndpoint
 from mysfits.local.server import start_local_product
@@ -30,10 +32,9 @@ def product(trained_model_dir):
 def exchange(port: int, data: bytes, *, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes, bool]:
     """Send ``data``, read one reply; also say whether the server then closed the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        try:
+        # The server may answer and close before it has read everything we send.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may answer and close before it has read everything we send
         received = b""
         while b"\r\n\r\n" not in received:
             chunk = sock.recv(65536)
@@ -92,7 +93,12 @@ def assert_json_error(reply, status: int, *, closed: bool = True) -> str:
         (post("/recommendations", b"1a\r\n" + SEED + b"\r\n0\r\n\r\n", "Transfer-Encoding: xchunked"), 501),
         (post("/recommendations", b"1a\r\n" + SEED + b"\r\n0\r\n\r\n", "Transfer-Encoding: gzip, chunked"), 501),
         (
-            post("/recommendations", b"1a\r\n" + SEED + b"\r\n0\r\n\r\n", "Transfer-Encoding: chunked", "Content-Length: 26"),
+            post(
+                "/recommendations",
+                b"1a\r\n" + SEED + b"\r\n0\r\n\r\n",
+                "Transfer-Encoding: chunked",
+                "Content-Length: 26",
+            ),
             400,
         ),
         (b"GET / HTTP/1.1\r\n\r\n", 400),  # HTTP/1.1 without Host
@@ -104,7 +110,9 @@ def test_malformed_requests_get_a_json_error_and_a_closed_connection(product, da
 
 
 def test_the_same_errors_from_the_endpoint_are_json(product):
-    chunked_minus_one = post(f"/endpoints/{ENDPOINT}/invocations", b"-1\r\n1,2\r\n0\r\n\r\n", "Transfer-Encoding: chunked")
+    chunked_minus_one = post(
+        f"/endpoints/{ENDPOINT}/invocations", b"-1\r\n1,2\r\n0\r\n\r\n", "Transfer-Encoding: chunked"
+    )
     assert_json_error(exchange(product.endpoint.port, chunked_minus_one), 400)
     assert_json_error(exchange(product.endpoint.port, b"GET /\r\n"), 400)
 
@@ -183,7 +191,9 @@ def test_a_chunked_body_in_bounds_is_served(product):
 
 def test_invalid_utf8_in_a_plain_body_is_told_so(product):
     body = b'{"entry": [1, 2, 3, 4, 5], "\xff": 1}'
-    reply = exchange(product.port, post("/recommendations", body, f"Content-Length: {len(body)}", "Content-Type: application/json"))
+    reply = exchange(
+        product.port, post("/recommendations", body, f"Content-Length: {len(body)}", "Content-Type: application/json")
+    )
     message = assert_json_error(reply, 400, closed=False)
     assert "UTF-8" in message
     assert "base64" not in message
@@ -221,6 +231,15 @@ def test_a_silent_connection_is_closed_at_the_header_deadline(product, short_dea
     assert time.perf_counter() - started < 3
 
 
+def test_an_idle_keep_alive_connection_outlives_the_header_deadline(product, short_deadlines):
+    with socket.create_connection(("127.0.0.1", product.port), timeout=5) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET /styles.css HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = sock.recv(65536)
+            assert reply.startswith(b"HTTP/1.1 200 "), reply[:100]
+            time.sleep(1.0)  # idle for twice the header deadline: only the keep-alive timeout applies
+
+
 def test_a_body_sent_slowly_is_cut_off_with_408(product, short_deadlines):
     with socket.create_connection(("127.0.0.1", product.port), timeout=5) as sock:
         sock.sendall(post("/recommendations", b"{", "Content-Length: 26"))
@@ -251,9 +270,12 @@ def test_over_the_in_flight_cap_is_503_json_with_retry_after_at_once(trained_mod
         started = time.perf_counter()
         reply = exchange(small.port, post("/recommendations", SEED, "Content-Length: 26"))
         elapsed = time.perf_counter() - started
+        # A body too large to skip is not read: that connection is closed after the 503.
+        unread = exchange(small.port, post("/recommendations", b"", "Transfer-Encoding: chunked"))
         for thread in busy:
             thread.join()
-        message = assert_json_error(reply, 503)
+        message = assert_json_error(reply, 503, closed=False)  # a small body is skipped; the client may go on
+        assert_json_error(unread, 503, closed=True)
         assert reply[1]["retry-after"] == str(limits.RETRY_AFTER_SECONDS)
         assert "retry" in message
         assert elapsed < 0.5
@@ -286,7 +308,7 @@ def test_the_function_timeout_is_the_stacks(product):
 
 
 def test_a_refused_connection_to_the_endpoint_is_502_as_documented(trained_model_dir):
-    document = json.loads((__import__("mysfits").PROJECT_ROOT / "api" / "openapi.json").read_text())
+    document = json.loads((PROJECT_ROOT / "api" / "openapi.json").read_text())
     documented = document["paths"]["/recommendations"]["post"]["responses"]["502"]["description"]
     assert "could not be reached" in documented
     with start_local_product(port=0, model_dir=trained_model_dir) as product:

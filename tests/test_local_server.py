@@ -386,3 +386,15 @@ def test_serve_trains_a_model_when_there_is_none(tmp_path: Path):
         serve.kill()
     assert code == 0, output
     assert (tmp_path / "model" / "model.json").is_file()
+
+
+def test_serve_with_a_model_dir_that_is_a_file_exits_2_with_one_line(tmp_path: Path):
+    not_a_dir = tmp_path / "model.txt"
+    not_a_dir.write_text("not a directory")
+    serve = Serve("--port", "0", "--model-dir", str(not_a_dir))
+    try:
+        code, output = serve.finish(timeout=30)
+    finally:
+        serve.kill()
+    assert code == 2
+    assert output.strip() == f"error: --model-dir {not_a_dir} is not a directory (a model directory holds model.json)"

@@ -154,10 +154,10 @@ def test_serving_imports_no_numpy():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda p: p + [0], "predictions must be a list of 32768 labels, got 32769"),
+        (lambda p: [*p, 0], "predictions must be a list of 32768 labels, got 32769"),
         (lambda p: p[:-1], "predictions must be a list of 32768 labels, got 32767"),
-        (lambda p: [12] + p[1:], r"labels outside the catalog \(12\); the catalog's labels are 0\.\.11"),
-        (lambda p: p[:-2] + [99, 40], r"labels outside the catalog \(40, 99\)"),
+        (lambda p: [12, *p[1:]], r"labels outside the catalog \(12\); the catalog's labels are 0\.\.11"),
+        (lambda p: [*p[:-2], 99, 40], r"labels outside the catalog \(40, 99\)"),
     ],
 )
 def test_a_model_is_refused_at_load_unless_it_has_every_cell_and_only_catalog_labels(

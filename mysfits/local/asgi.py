@@ -36,6 +36,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mysfits.local import limits
 
+SKIPPABLE_BODY_BYTES = 64 * 1024
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
 JSON_TYPE = "application/json"
 
@@ -125,6 +126,7 @@ class JsonH11Protocol(H11Protocol):
     _awaiting_request_line = True
     _line_start = b""
     _head_bytes = 0
+    _in_head = True  # between requests: waiting for (the rest of) a request line and headers
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -147,18 +149,23 @@ class JsonH11Protocol(H11Protocol):
                     self._refuse(refusal)
                     return
         self._head_bytes += len(data)
+        if self._in_head and self._head_deadline is None:
+            self._arm_head_deadline()  # the first byte of a request on a kept-alive connection
         cycle = self.cycle
         super().data_received(data)
         if self.cycle is not cycle:  # a request's head was parsed: its deadline is met
+            self._in_head = False
             self._disarm_head_deadline()
 
     def on_response_complete(self) -> None:
         cycle = self.cycle
         super().on_response_complete()
         if not self.transport.is_closing() and self.cycle is cycle:  # no pipelined request started
+            # Idle from here: uvicorn's keep-alive timer closes the connection; a next request's first
+            # byte starts its head deadline.
+            self._in_head = True
             self._awaiting_request_line = True
             self._head_bytes = 0
-            self._arm_head_deadline()
 
     def send_400_response(self, msg: str) -> None:
         # Called from uvicorn's `except h11.RemoteProtocolError`; the exception carries h11's status hint.
@@ -190,6 +197,14 @@ class JsonH11Protocol(H11Protocol):
         if self._head_bytes:  # a request was started and not finished in time
             self.transport.write(_raw_reply(408, "The request headers did not arrive in time"))
         self.transport.close()
+
+
+def _small_body(scope: Scope) -> bool:
+    """Whether the request declares a body small enough to skip instead of closing the connection."""
+    headers = dict(scope["headers"])
+    if b"transfer-encoding" in headers:
+        return False
+    return int(headers.get(b"content-length", b"0")) <= SKIPPABLE_BODY_BYTES
 
 
 def _overloaded() -> Response:
@@ -254,7 +269,10 @@ class Guard:
         if b"transfer-encoding" in names and b"content-length" in names:
             return json_error(400, "Transfer-Encoding and Content-Length must not be sent together", close=True)
         if self.in_flight >= self.max_in_flight:
-            return self.overloaded()
+            reply = self.overloaded()
+            if _small_body(scope):  # uvicorn skips a small unread body; the client keeps its connection
+                del reply.headers["connection"]
+            return reply
         return None
 
     def _log(self, scope: Scope, status: int, started: float) -> None:
@@ -272,7 +290,10 @@ class Guard:
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket with the real backlog; ``OSError`` (EADDRINUSE...) from here, before serving."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without it
+    # a reply written in two parts waits for the client's delayed ACK (40 ms a request).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
