@@ -398,3 +398,21 @@ def test_serve_with_a_model_dir_that_is_a_file_exits_2_with_one_line(tmp_path: P
         serve.kill()
     assert code == 2
     assert output.strip() == f"error: --model-dir {not_a_dir} is not a directory (a model directory holds model.json)"
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/docs", "text/html; charset=utf-8"),
+        ("/docs/docs.js", "text/javascript; charset=utf-8"),
+        ("/docs/docs.css", "text/css; charset=utf-8"),
+        ("/openapi.json", "application/json"),
+    ],
+)
+def test_the_docs_and_the_api_document_are_served_locally(product, path, content_type):
+    status, headers, body = request(product.url, "GET", path)
+    assert status == 200
+    assert headers["content-type"] == content_type
+    assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    if path == "/openapi.json":
+        assert body == (PROJECT_ROOT / "api" / "openapi.json").read_bytes()

@@ -4,9 +4,11 @@ uvicorn parses HTTP/1.1 strictly with h11 and gives a real listen backlog and an
 Three things it does not do are added here:
 
 * ``JsonH11Protocol``: the errors uvicorn writes itself (malformed requests, headers over h11's size limit,
-  unsupported transfer codings) are JSON ``{"message": ...}`` with h11's status (400, 414, 431, 501), and a
-  request line plus headers must arrive within a deadline (uvicorn's keep-alive timer stops at the first byte,
-  so a client sending one header byte a second would otherwise hold its connection forever);
+  unsupported transfer codings) are JSON ``{"message": ...}`` with h11's status (400, 414, 431, 501); a request
+  line that is not ``METHOD target HTTP/1.x`` (HTTP/0.9's ``GET /`` included) is answered as soon as it ends
+  (400, or 505 for other versions); and a request's line and headers must arrive within a deadline from the
+  connection or from the request's first byte (uvicorn's keep-alive timer stops at the first byte, so a client
+  sending one header byte a second would otherwise hold its connection forever);
 * ``Guard``: the ASGI middleware in front of each app: 501 for methods it does not know, 414 for long URLs,
   400 for Transfer-Encoding with Content-Length, a cap on requests in flight answered at once with 503 JSON and
   ``Retry-After``, JSON instead of uvicorn's plain-text 500, and one log line per request;

@@ -17,6 +17,10 @@ does against AWS:
   unsupported content type → 424 ``ModelError`` with ``OriginalStatusCode`` 415 (SageMaker wraps the
   container's 415); an unsupported Accept → ``OriginalStatusCode`` 406; a model crash → 424 with 500.
 
+It is served by uvicorn like the website (``mysfits.local.asgi``): requests over the in-flight cap get
+SageMaker's 503 ``ServiceUnavailable`` with ``Retry-After`` at once, and bodies over the 6 MB payload limit
+are refused before they are read.
+
 Endpoints are deployed by name (``deploy``/``undeploy``), so "the endpoint is down" can be simulated
 exactly as AWS reports a deleted endpoint.
 """

@@ -17,6 +17,6 @@ HEADER_DEADLINE_SECONDS = 10.0  # from its first byte (or the connection), a req
 BODY_DEADLINE_SECONDS = 10.0  # the whole body must arrive within this, or 408 and close
 MAX_HEADER_BYTES = 16 * 1024  # request line + headers; above: 431 (h11's incomplete-event limit)
 MAX_URL_BYTES = 8 * 1024  # above: 414
-MAX_IN_FLIGHT_REQUESTS = 32  # per server; above: 503 with Retry-After at once, nothing queued
+MAX_IN_FLIGHT_REQUESTS = 64  # per server; above: 503 with Retry-After at once, nothing queued
 HANDLER_WORKERS = 4  # concurrent handler invocations: more threads only contend for the GIL on 2 cores
 RETRY_AFTER_SECONDS = 1

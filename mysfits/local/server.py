@@ -6,6 +6,7 @@ both on 127.0.0.1:
 * the **website + API** server (``--port``, default 8080 or ``$PORT``): ``GET /`` and the files of
   ``web/`` (what S3 + CloudFront serve on AWS, with the same Content-Security-Policy), ``GET
   /mysfits.json`` (the catalog, ``lambda/recommendations/mysfits.json``, deployed at that path on AWS),
+  ``GET /docs`` (the OpenAPI document ``/openapi.json`` rendered by a page shipped here, local only),
   and ``POST /recommendations`` → an API Gateway REST proxy event (payload 1.0) → the REAL Lambda
   handler (``lambda/recommendations/handler.py``) → its status, headers and body;
 * the **SageMaker endpoint stand-in** (``--endpoint-port``, a free port by default): ``POST
@@ -56,6 +57,15 @@ DEFAULT_PORT = 8080
 # The name the CDK app gives the Lambda (cdk.json `mysfits:endpointName`), so local and AWS agree.
 DEFAULT_ENDPOINT_NAME = endpoint_name_from_context()
 API_PATH = "/recommendations"
+DOCS_DIR = Path(__file__).resolve().parent / "docs"
+# Served by the local product only (on AWS the website is web/ alone): the API document and a page rendering it.
+LOCAL_ONLY_FILES = {
+    "/openapi.json": PROJECT_ROOT / "api" / "openapi.json",
+    "/docs": DOCS_DIR / "index.html",
+    "/docs/": DOCS_DIR / "index.html",
+    "/docs/docs.js": DOCS_DIR / "docs.js",
+    "/docs/docs.css": DOCS_DIR / "docs.css",
+}
 MAX_API_BODY_BYTES = 64 * 1024
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
@@ -137,7 +147,7 @@ class WebApp:
             if method != "POST":
                 return json_error(405, f"Method {method} is not allowed on {API_PATH}", {"Allow": "POST"}, close=True)
             return await self.recommend(request)
-        file_path = resolve_static(self.product.web_root, path)
+        file_path = LOCAL_ONLY_FILES.get(path) or resolve_static(self.product.web_root, path)
         if file_path is None:
             return json_error(404, "Not Found", close=method not in ("GET", "HEAD"))
         if method not in ("GET", "HEAD"):
