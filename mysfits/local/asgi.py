@@ -121,6 +121,38 @@ def _request_line_refusal(line: bytes) -> int | None:
     return None if match.group(1) in (b"1.0", b"1.1") else 505
 
 
+class _CoalescingTransport:
+    """One ``send`` per reply: uvicorn writes a reply's head and body separately, and with TCP_NODELAY each write
+    is a segment and a system call of its own (on loopback, most of a small request's cost). Writes made in one
+    turn of the event loop are joined and written at its end; ``close`` writes what is pending first."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class JsonH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with JSON protocol errors and a deadline for each request's head."""
 
@@ -131,7 +163,7 @@ class JsonH11Protocol(H11Protocol):
     _in_head = True  # between requests: waiting for (the rest of) a request line and headers
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(_CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         self._arm_head_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
