@@ -339,6 +339,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _one_line_loop_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """What the event loop cannot handle, as one line: at the open-file limit asyncio stops accepting for a
+    second and retries (no busy loop), and says so here instead of with a traceback every second."""
+    error = context.get("exception")
+    detail = f": {error}" if error is not None else ""
+    print(f"mysfits-local: {context.get('message', 'event loop error')}{detail}", file=sys.stderr, flush=True)
+
+
 class LocalServer:
     """One uvicorn server on an already bound socket, served by its own thread and event loop."""
 
@@ -382,6 +390,7 @@ class LocalServer:
 
         def serve() -> None:
             async def main() -> None:
+                asyncio.get_running_loop().set_exception_handler(_one_line_loop_errors)
                 task = asyncio.ensure_future(self._server.serve(sockets=[self._sock]))
                 while not (self._server.started or task.done()):
                     await asyncio.sleep(0.005)
