@@ -331,7 +331,6 @@ class UnusableModelDirError(Exception):
 def _ensure_model(model_dir: Path, progress_stream: TextIO | None) -> tuple[Path, Any]:
     """Load ``model_dir/model.json``; if there is none (or it is unusable), train one first, saying so."""
     from mysfits.model import KnnModel
-    from mysfits.training import ensure_model, train
 
     if model_dir.exists() and not model_dir.is_dir():
         raise UnusableModelDirError(f"--model-dir {model_dir} is not a directory (a model directory holds model.json)")
@@ -340,9 +339,13 @@ def _ensure_model(model_dir: Path, progress_stream: TextIO | None) -> tuple[Path
         return path, KnnModel.load(path)
     except ValueError as problem:
         if progress_stream is None:
+            from mysfits.training import ensure_model  # numpy and the trainer: imported only without a model
+
             path = Path(ensure_model(model_dir))
             return path, KnnModel.load(path)
         print(f"No usable model in {model_dir} ({problem}); training one now...", file=progress_stream, flush=True)
+    from mysfits.training import train
+
     started = time.perf_counter()
     try:
         report = train(rows=1_000_000, seed=7, out_dir=model_dir, progress=True)
@@ -498,10 +501,6 @@ def main(argv: list[str]) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        # botocore's service models, the model's 32,768 labels and the imports are long-lived: kept out of the
-        # collector, a full collection no longer walks them (tens of milliseconds in a request's tail).
-        gc.collect()
-        gc.freeze()
         state = "" if product.endpoint_deployed else " (NOT deployed: --endpoint-down)"
         print(
             f"Mysfits running at {product.url}/\n"
@@ -511,6 +510,10 @@ def main(argv: list[str]) -> int:
             file=stdout,
             flush=True,
         )
+        # botocore's service models, the model's 32,768 labels and the imports are long-lived: kept out of the
+        # collector, a full collection no longer walks them (tens of milliseconds in a request's tail).
+        gc.collect()
+        gc.freeze()
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
