@@ -16,7 +16,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -30,7 +29,8 @@ HANDLER_DIR = PROJECT_ROOT / "lambda" / "recommendations"
 CDK = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 PYTHON = sys.executable
 
-from tests.cli_synth_support import offline_cli_env  # noqa: E402 - needs the project root on sys.path
+from benchmarks import load  # noqa: E402 - needs the project root on sys.path
+from tests.cli_synth_support import offline_cli_env  # noqa: E402
 
 OFFLINE_ENV = {**offline_cli_env(), "CDK_BENCH_PYTHON": PYTHON}  # the same environment the CLI test uses
 HANDLER_ENV = {
@@ -165,11 +165,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def bench_local_api(rate: int, seconds: int, model_dir: Path) -> dict:
-    """Open-loop load at a fixed rate from this process against `python -m mysfits serve` in another one.
-
-    Latency is measured from each request's scheduled send time, so a stalled server cannot hide its queue.
-    """
+def bench_local_api(rate: int, seconds: int, overload_rate: int, model_dir: Path) -> dict:
+    """Open-loop load, overload and a connection burst against `python -m mysfits serve` in another process."""
     port = free_port()
     server = subprocess.Popen(
         [PYTHON, "-m", "mysfits", "serve", "--port", str(port), "--model-dir", str(model_dir)],
@@ -181,7 +178,12 @@ def bench_local_api(rate: int, seconds: int, model_dir: Path) -> dict:
     )
     try:
         wait_until_serving(port, server)
-        return run_load(port, rate, seconds)
+        load.open_loop(port, rate, 2)  # warm-up: connections, imports, caches
+        steady = load.open_loop(port, rate, seconds)
+        burst = load.burst(port, connections=1000, within_s=10.0)
+        time.sleep(5)  # let the burst's connections close before memory is taken as the start
+        overload = load.measure_overload(port, server.pid, overload_rate, seconds)
+        return {**steady, "overload": overload, "burst": burst}
     finally:
         server.terminate()
         try:
@@ -192,73 +194,20 @@ def bench_local_api(rate: int, seconds: int, model_dir: Path) -> dict:
 
 def wait_until_serving(port: int, server: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
+    body = json.dumps({"entry": [1, 2, 3, 4, 5]})
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"local product exited: {server.stderr.read()[-2000:]}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            status, _ = post(http.client.HTTPConnection("127.0.0.1", port, timeout=5))
-            if status == 200:
+            connection.request("POST", "/recommendations", body=body, headers={"Content-Type": "application/json"})
+            if connection.getresponse().status == 200:
                 return
         except OSError:
             time.sleep(0.2)
+        finally:
+            connection.close()
     raise RuntimeError("local product did not start in time")
-
-
-BODY = json.dumps({"entry": [1, 2, 3, 4, 5]})
-
-
-def post(connection: http.client.HTTPConnection) -> tuple[int, bytes]:
-    connection.request("POST", "/recommendations", body=BODY, headers={"Content-Type": "application/json"})
-    response = connection.getresponse()
-    return response.status, response.read()
-
-
-def run_load(port: int, rate: int, seconds: int, workers: int = 8) -> dict:
-    total = rate * seconds
-    interval = 1.0 / rate
-    start = time.perf_counter() + 0.5
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    next_index = iter(range(total))
-
-    def worker() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        while True:
-            with lock:
-                index = next(next_index, None)
-            if index is None:
-                break
-            scheduled = start + index * interval
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            try:
-                status, _ = post(connection)
-                if status != 200:
-                    errors.append(f"HTTP {status}")
-            except (OSError, http.client.HTTPException) as error:
-                errors.append(type(error).__name__)
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            with lock:
-                latencies.append(time.perf_counter() - scheduled)
-        connection.close()
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=seconds + 60)
-    latencies.sort()
-    return {
-        "rate_rps": rate,
-        "seconds": seconds,
-        "requests": len(latencies),
-        "errors": len(errors) + (total - len(latencies)),
-        "p50_ms": latencies[len(latencies) // 2] * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
-    }
 
 
 def bench_model(runs: int) -> dict:
@@ -338,6 +287,36 @@ def rows_for(results: dict) -> list[tuple[str, str, str, bool]]:
                 ok,
             )
         )
+        o = a["overload"]
+        counts = ", ".join(f"{count} {name}" for name, count in sorted(o["outcomes"].items()))
+        answered = o["outcomes"].get("ok", 0) + o["outcomes"].get("shed", 0)
+        rows.append(
+            (
+                f"local API offered {o['rate_rps']} req/s for {o['seconds']} s",
+                f"{counts}; max {o['max_ms']:.0f} ms",
+                "all 200 or 503+Retry-After within 2 s",
+                answered == o["requests"],
+            )
+        )
+        growth = o["rss_after_mib"] / o["rss_start_mib"] - 1
+        rows.append(
+            (
+                "local server memory: start / end / 5 s later",
+                f"{o['rss_start_mib']:.0f} / {o['rss_end_mib']:.0f} / {o['rss_after_mib']:.0f} MiB ({growth:+.0%})",
+                "after <= start + 20%",
+                growth <= 0.20,
+            )
+        )
+        b = a["burst"]
+        rows.append(
+            (
+                f"burst of {b['connections']} connections",
+                f"{b['answered']} answered in {b['within_s']:.0f} s"
+                + (f", all by {b['all_answered_s']:.1f} s" if b["all_answered_s"] is not None else ""),
+                "all answered",
+                b["answered"] == b["connections"],
+            )
+        )
     if "model" in results:
         m = results["model"]
         rows.append(
@@ -359,8 +338,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--test-runs", type=int, default=1, help="runs of the whole test suite (default 1)")
     parser.add_argument("--load-seconds", type=int, default=30)
     parser.add_argument("--load-rate", type=int, default=200)
+    parser.add_argument("--overload-rate", type=int, default=1000)
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.test_runs < 1 or args.load_seconds < 1 or args.load_rate < 1:
+    if args.runs < 1 or args.test_runs < 1 or args.load_seconds < 1 or args.load_rate < 1 or args.overload_rate < 1:
         parser.error("--runs, --test-runs, --load-seconds and --load-rate must be positive")
     wanted = set(args.only or ["synthesis", "tests", "handler", "local_api", "model"])
     results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine()}
@@ -387,7 +367,10 @@ def main(argv: list[str]) -> int:
             if "model" in wanted:
                 measure("model", lambda: bench_model(args.runs))
             if "local_api" in wanted:
-                measure("local_api", lambda: bench_local_api(args.load_rate, args.load_seconds, Path(model_dir)))
+                measure(
+                    "local_api",
+                    lambda: bench_local_api(args.load_rate, args.load_seconds, args.overload_rate, Path(model_dir)),
+                )
     results["bench_seconds"] = time.perf_counter() - began
 
     rows = rows_for(results) + [(name, "FAILED (see above)", "runs", False) for name in results.get("failed", {})]

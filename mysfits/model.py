@@ -14,12 +14,15 @@ request, and needs neither numpy nor scikit-learn at import time.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from mysfits import CATALOG_PATH
 
 FORMAT = "mysfits-knn-lattice"
 VERSION = 1
@@ -34,6 +37,13 @@ def model_path(path: str | Path) -> Path:
     """``path`` itself if it names a file, else ``path/model.json``."""
     path = Path(path)
     return path / MODEL_FILENAME if path.is_dir() or not path.suffix else path
+
+
+@functools.cache
+def catalog_labels() -> frozenset[int]:
+    """The labels of the Mysfits catalog the handler serves: a model may predict only these."""
+    mysfits = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["mysfits"]
+    return frozenset(m["label"] for m in mysfits)
 
 
 def lattice_index(values: list[int]) -> int:
@@ -111,6 +121,13 @@ class KnnModel:
             raise ValueError(f"{source}: predictions must be a list of {N_CELLS} labels, got {got}")
         if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in predictions):
             raise ValueError(f"{source}: predictions must be non-negative integer labels")
+        outside = sorted(set(predictions) - catalog_labels())
+        if outside:
+            shown = ", ".join(map(str, outside[:5])) + (", ..." if len(outside) > 5 else "")
+            raise ValueError(
+                f"{source}: predictions hold labels outside the catalog ({shown}); "
+                f"the catalog's labels are {min(catalog_labels())}..{max(catalog_labels())}"
+            )
         metadata = {key: value for key, value in document.items() if key != "predictions"}
         return cls(metadata, predictions)
 

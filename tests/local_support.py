@@ -68,8 +68,5 @@ def expected_mysfit(model, answers: list[int]) -> dict:
 
 
 def started_threads(server_owner) -> list:
-    """The threads a LocalEndpoint/LocalProduct's servers started, recorded by the servers."""
-    servers = [getattr(server_owner, name) for name in ("_server", "_web_server") if hasattr(server_owner, name)]
-    if hasattr(server_owner, "endpoint"):
-        servers.append(server_owner.endpoint._server)
-    return [thread for server in servers for thread in server.started_threads]
+    """The threads a LocalEndpoint/LocalProduct started (serving loops, the handler pool), as it records them."""
+    return list(server_owner.started_threads)

@@ -173,3 +173,21 @@ def test_network_failure_message(page, product):
     page.get_by_test_id("recommend-error").wait_for(state="visible")
     assert "couldn't reach" in page.get_by_test_id("recommend-error-message").inner_text()
     assert page.get_by_test_id("submit-answers").is_enabled()
+
+
+def test_the_docs_page_renders_the_api_document_without_the_network(page, product):
+    """`/docs` renders api/openapi.json with assets from the project (the CSP would block anything else)."""
+    document = json.loads((PROJECT_ROOT / "api" / "openapi.json").read_text(encoding="utf-8"))
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(product.url) else None)
+    page.wait_for_load_state("networkidle")  # the index's images finish loading: leaving would abort them
+    page.goto(product.url + "/docs")
+    expected_title = f"{document['info']['title']} {document['info']['version']}"
+    page.get_by_test_id("docs-title").filter(has_text=expected_title).wait_for()
+    statuses = page.locator("[data-testid=operations] tr[data-status]").evaluate_all(
+        "rows => rows.map(r => r.dataset.status)"
+    )
+    assert statuses == list(document["paths"]["/recommendations"]["post"]["responses"])
+    assert page.locator("[data-testid=schemas] h3").all_inner_texts() == list(document["components"]["schemas"])
+    assert outside == []
+    assert page.problems == []

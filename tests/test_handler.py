@@ -341,13 +341,25 @@ def test_invalid_model_replies_are_502(module, stubber, reply):
     [
         ReadTimeoutError(endpoint_url="http://127.0.0.1:1/endpoints/mysfits-recommender/invocations"),
         ConnectTimeoutError(endpoint_url="http://127.0.0.1:1/endpoints/mysfits-recommender/invocations"),
-        EndpointConnectionError(endpoint_url="http://127.0.0.1:1/endpoints/mysfits-recommender/invocations"),
     ],
 )
 def test_timeouts_are_504(module, monkeypatch, error):
     raise_on_invoke(module, monkeypatch, error)
 
     assert_error(invoke(module, SEED_BODY), 504, "the recommendation model did not answer in time")
+
+
+def test_a_refused_connection_is_502_could_not_be_reached(module, monkeypatch):
+    """As api/openapi.json documents: SageMaker could not be reached is a 502, not a timeout."""
+    error = EndpointConnectionError(endpoint_url="http://127.0.0.1:1/endpoints/mysfits-recommender/invocations")
+    raise_on_invoke(module, monkeypatch, error)
+
+    assert_error(invoke(module, SEED_BODY), 502, "the recommendation model could not be reached")
+
+
+@pytest.mark.parametrize("body", ['{"entry": [1, 2, 3, 4, 5]}\ufffd', '{"entry": [1, 2, 3, 4, 5], "\ufffd": 1}'])
+def test_a_text_body_with_invalid_utf8_is_told_so_without_base64(module, no_endpoint_call, body):
+    assert_error(invoke(module, body), 400, module.NOT_UTF8)
 
 
 def test_a_timeout_while_reading_the_reply_is_504(module, monkeypatch):

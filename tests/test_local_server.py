@@ -156,6 +156,10 @@ def test_a_custom_endpoint_name_reaches_the_handler(trained_model_dir):
         ("/img/dragon.svg", "image/svg+xml"),
         ("/img/placeholder.svg", "image/svg+xml"),
         ("/img/favicon.svg", "image/svg+xml"),
+        ("/docs", "text/html; charset=utf-8"),  # local only: the API document rendered by mysfits/local/docs
+        ("/docs/docs.js", "text/javascript; charset=utf-8"),
+        ("/docs/docs.css", "text/css; charset=utf-8"),
+        ("/openapi.json", "application/json"),
     ],
 )
 def test_static_files_with_content_types_and_csp(product, path, content_type):
@@ -169,6 +173,10 @@ def test_static_files_with_content_types_and_csp(product, path, content_type):
 
 def test_the_catalog_is_served_from_the_single_source(product):
     assert request(product.url, "GET", "/mysfits.json")[2] == CATALOG_PATH.read_bytes()
+
+
+def test_the_api_document_is_served_from_the_single_source(product):
+    assert request(product.url, "GET", "/openapi.json")[2] == (PROJECT_ROOT / "api" / "openapi.json").read_bytes()
 
 
 def test_head_has_headers_and_no_body(product):
@@ -388,3 +396,15 @@ def test_serve_trains_a_model_when_there_is_none(tmp_path: Path):
         serve.kill()
     assert code == 0, output
     assert (tmp_path / "model" / "model.json").is_file()
+
+
+def test_serve_with_a_model_dir_that_is_a_file_exits_2_with_one_line(tmp_path: Path):
+    not_a_dir = tmp_path / "model.txt"
+    not_a_dir.write_text("not a directory")
+    serve = Serve("--port", "0", "--model-dir", str(not_a_dir))
+    try:
+        code, output = serve.finish(timeout=30)
+    finally:
+        serve.kill()
+    assert code == 2
+    assert output.strip() == f"error: --model-dir {not_a_dir} is not a directory (a model directory holds model.json)"

@@ -149,3 +149,23 @@ def test_serving_imports_no_numpy():
     code = "import sys, mysfits.model; print('numpy' in sys.modules or 'sklearn' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: [*p, 0], "predictions must be a list of 32768 labels, got 32769"),
+        (lambda p: p[:-1], "predictions must be a list of 32768 labels, got 32767"),
+        (lambda p: [12, *p[1:]], r"labels outside the catalog \(12\); the catalog's labels are 0\.\.11"),
+        (lambda p: [*p[:-2], 99, 40], r"labels outside the catalog \(40, 99\)"),
+    ],
+)
+def test_a_model_is_refused_at_load_unless_it_has_every_cell_and_only_catalog_labels(
+    tmp_path, trained, change, message
+):
+    report, _ = trained
+    document = json.loads(report["path"].read_text())
+    document["predictions"] = change(document["predictions"])
+    (tmp_path / "model.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=message):
+        KnnModel.load(tmp_path)

@@ -29,7 +29,10 @@ ENDPOINT_ERRORS = dict.fromkeys(("Throttling", "ThrottlingException", "TooManyRe
     "ModelError": ("model_error", 502, f"{MODEL} failed", False),
 }
 UPSTREAM_FAILED = ("upstream_error", 502, f"{MODEL} request failed", False)
-TIMEOUTS = (boto_errors.ReadTimeoutError, boto_errors.ConnectTimeoutError, boto_errors.EndpointConnectionError)
+UNREACHABLE = ("unreachable", 502, f"{MODEL} could not be reached", False)
+# ConnectTimeoutError is also an EndpointConnectionError: timeouts are told apart first.
+TIMEOUTS = (boto_errors.ReadTimeoutError, boto_errors.ConnectTimeoutError)
+NOT_UTF8 = "the body must be valid UTF-8 (it holds U+FFFD, which stands in for invalid bytes)"
 # Lambda's JSON log format lifts `extra` to top-level fields; elsewhere the message itself is the JSON.
 LAMBDA_JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
 # The log line doubles as CloudWatch Embedded Metric Format: `_aws` must sit at the top level of the log event,
@@ -88,6 +91,8 @@ def _answers(event):
         raise BadRequest("the body must be UTF-8" + (" in base64" if encoded else "")) from None
     if len(text.encode(errors="surrogatepass")) > MAX_BODY_BYTES:
         raise BadRequest(TOO_LARGE)
+    if "\ufffd" in text:  # API Gateway passes a text body as UTF-8, replacing the bytes that are not
+        raise BadRequest(NOT_UTF8)
     try:
         request = json.loads(text)
     except (ValueError, RecursionError):
@@ -165,6 +170,8 @@ def _recommend(event, log):
         log["error"] = type(error).__name__
         if isinstance(error, TIMEOUTS):
             return _fail(log, "timeout", 504, f"{MODEL} did not answer in time")
+        if isinstance(error, boto_errors.EndpointConnectionError):
+            return _fail(log, *UNREACHABLE)
         return _fail(log, *UPSTREAM_FAILED)
     finally:
         log["modelMs"] = round((time.perf_counter() - started) * 1000, 3)

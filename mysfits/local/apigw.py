@@ -9,7 +9,6 @@ raises, or answers something API Gateway cannot use, becomes ``502 {"message": "
 from __future__ import annotations
 
 import base64
-import json
 import time
 import uuid
 from collections.abc import Iterable
@@ -17,11 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from mysfits.local.limits import FUNCTION_TIMEOUT_SECONDS
+
 LOCAL_ACCOUNT_ID = "000000000000"
 API_ID = "local"
 STAGE = "prod"
 FUNCTION_NAME = "mysfits-recommendations"
-FUNCTION_TIMEOUT_S = 10.0
 INTERNAL_ERROR = (502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
 
 _TEXT_TYPES = (
@@ -73,10 +73,8 @@ def build_proxy_event(
     if not body:
         event_body, is_base64 = None, False
     elif _is_text(content_type):
-        try:
-            event_body, is_base64 = body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            event_body, is_base64 = base64.b64encode(body).decode("ascii"), True
+        # A text payload reaches the function as a UTF-8 string; bytes that are not UTF-8 become U+FFFD.
+        event_body, is_base64 = body.decode("utf-8", errors="replace"), False
     else:
         event_body, is_base64 = base64.b64encode(body).decode("ascii"), True
 
@@ -129,7 +127,7 @@ def build_proxy_event(
 class LambdaContext:
     """What the Lambda Python runtime passes as ``context``."""
 
-    def __init__(self, region: str, timeout_s: float = FUNCTION_TIMEOUT_S) -> None:
+    def __init__(self, region: str, timeout_s: float = FUNCTION_TIMEOUT_SECONDS) -> None:
         self.function_name = FUNCTION_NAME
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT_ID}:function:{FUNCTION_NAME}"
@@ -174,7 +172,3 @@ def proxy_response(result: Any) -> tuple[int, dict[str, str], bytes]:
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = "application/json"
     return status, headers, raw
-
-
-def json_error(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
-    return status, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode()

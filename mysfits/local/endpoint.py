@@ -17,24 +17,30 @@ does against AWS:
   unsupported content type → 424 ``ModelError`` with ``OriginalStatusCode`` 415 (SageMaker wraps the
   container's 415); an unsupported Accept → ``OriginalStatusCode`` 406; a model crash → 424 with 500.
 
+It is served by uvicorn like the website (``mysfits.local.asgi``): requests over the in-flight cap get
+SageMaker's 503 ``ServiceUnavailable`` with ``Retry-After`` at once, and bodies over the 6 MB payload limit
+are refused before they are read.
+
 Endpoints are deployed by name (``deploy``/``undeploy``), so "the endpoint is down" can be simulated
 exactly as AWS reports a deleted endpoint.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TextIO
 from urllib.parse import unquote
 
-from mysfits.local.httpbase import BodyError, LocalHTTPServer, QuietHandler
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mysfits.local import limits
+from mysfits.local.asgi import BodyRefused, Guard, LocalServer, bind, read_body
 
 LOCAL_ACCOUNT_ID = "000000000000"
 DEFAULT_REGION = "us-east-1"
@@ -158,83 +164,78 @@ def render_predictions(labels: Sequence[int], accept: str | None) -> tuple[bytes
 
 
 # --- the HTTP side --------------------------------------------------------------------------------------
-class _EndpointHandler(QuietHandler):
-    server: _EndpointHTTPServer
+def sagemaker_error(status: int, error_type: str, body: dict[str, Any], *, close: bool = False) -> Response:
+    """An error as SageMaker's runtime sends it: status, ``x-amzn-ErrorType`` and a JSON body."""
+    headers = {"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-ErrorType": f"{error_type}:{_ERROR_NS}"}
+    if close:
+        headers["Connection"] = "close"
+    return Response(json.dumps(body).encode(), status_code=status, headers=headers, media_type="application/json")
 
-    def do_POST(self) -> None:
-        started = time.perf_counter()
-        status = self._invoke()
-        self.log_line(status, (time.perf_counter() - started) * 1000, "[endpoint]")
 
-    def _other(self) -> None:
-        started = time.perf_counter()
-        with contextlib.suppress(BodyError):
-            self.read_body(MAX_PAYLOAD_BYTES)
-        status = self._error(404, "UnknownOperationException", {"message": "Unknown operation"})
-        self.log_line(status, (time.perf_counter() - started) * 1000, "[endpoint]")
+def _overloaded() -> Response:
+    reply = sagemaker_error(503, "ServiceUnavailable", {"message": "The service is unavailable; retry shortly"})
+    reply.headers["Retry-After"] = str(limits.RETRY_AFTER_SECONDS)
+    reply.headers["Connection"] = "close"
+    return reply
 
-    do_GET = do_PUT = do_DELETE = do_PATCH = _other
 
-    def do_HEAD(self) -> None:
-        self._other()
+def _validation_error(message: str, *, close: bool = False) -> Response:
+    return sagemaker_error(400, "ValidationError", {"message": message}, close=close)
 
-    def _error(self, status: int, error_type: str, body: dict[str, Any]) -> int:
-        payload = json.dumps(body).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "x-amzn-RequestId": str(uuid.uuid4()),
-            "x-amzn-ErrorType": f"{error_type}:{_ERROR_NS}",
-        }
-        self.send_bytes(status, payload, headers, head_only=self.command == "HEAD")
-        return status
 
-    def _validation_error(self, message: str) -> int:
-        return self._error(400, "ValidationError", {"message": message})
+def _unknown_operation(request: Request) -> Response:
+    # A body we will not read must not be taken for the next request.
+    unread = request.headers.get("content-length") not in (None, "0") or "transfer-encoding" in request.headers
+    return sagemaker_error(404, "UnknownOperationException", {"message": "Unknown operation"}, close=unread)
 
-    def _invoke(self) -> int:
-        endpoints = self.server.endpoints
-        match = PATH_RE.match(self.path.split("?", 1)[0])
+
+class EndpointApp:
+    """The ASGI app of the SageMaker runtime stand-in: ``POST /endpoints/{name}/invocations``."""
+
+    def __init__(self, registry: EndpointRegistry) -> None:
+        self.registry = registry
+
+    async def __call__(self, scope, receive, send) -> None:
+        request = Request(scope, receive)
+        response = await self.invoke(request)
+        await response(scope, receive, send)
+
+    async def invoke(self, request: Request) -> Response:
+        match = PATH_RE.match(request.scope["raw_path"].decode("latin-1"))
+        if request.method != "POST" or match is None:
+            return _unknown_operation(request)
+        too_large = f"Request payload exceeds the maximum allowed size of {MAX_PAYLOAD_BYTES} bytes"
         try:
-            body = self.read_body(MAX_PAYLOAD_BYTES)
-        except BodyError as exc:
-            if exc.status == 413:
-                return self._validation_error(
-                    f"Request payload exceeds the maximum allowed size of {MAX_PAYLOAD_BYTES} bytes"
-                )
-            return self._validation_error(exc.message)
-        if match is None:
-            return self._error(404, "UnknownOperationException", {"message": "Unknown operation"})
+            body = await read_body(request, MAX_PAYLOAD_BYTES, too_large)
+        except BodyRefused as refused:
+            if refused.reply.status_code == 413:
+                return _validation_error(too_large, close=True)
+            return refused.reply
         name = unquote(match.group(1))
         if not ENDPOINT_NAME_RE.match(name) or len(name) > 63:
-            return self._validation_error(
+            return _validation_error(
                 f"1 validation error detected: Value '{name}' at 'endpointName' failed to satisfy "
                 "constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
             )
-        predictor = endpoints.get(name)
+        predictor = self.registry.get(name)
         if predictor is None:
-            return self._validation_error(f"Endpoint {name} of account {endpoints.account_id} not found.")
+            return _validation_error(f"Endpoint {name} of account {self.registry.account_id} not found.")
         try:
-            rows = parse_payload(body, self.headers.get("Content-Type"))
+            rows = parse_payload(body, request.headers.get("content-type"))
             try:
                 labels = predictor.predict(rows)
             except ValueError as exc:
                 raise ModelFailure(400, str(exc)) from None
             except Exception as exc:
                 raise ModelFailure(500, f"Internal error while predicting: {type(exc).__name__}") from None
-            reply, reply_type = render_predictions(labels, self.headers.get("Accept"))
+            reply, reply_type = render_predictions(labels, request.headers.get("accept"))
         except ModelFailure as failure:
             return self._model_error(name, failure)
-        headers = {
-            "Content-Type": reply_type,
-            "x-amzn-RequestId": str(uuid.uuid4()),
-            "x-Amzn-Invoked-Production-Variant": VARIANT_NAME,
-        }
-        self.send_bytes(200, reply, headers)
-        return 200
+        headers = {"x-amzn-RequestId": str(uuid.uuid4()), "x-Amzn-Invoked-Production-Variant": VARIANT_NAME}
+        return Response(reply, headers=headers, media_type=reply_type)
 
-    def _model_error(self, name: str, failure: ModelFailure) -> int:
-        endpoints = self.server.endpoints
-        region, account = endpoints.region, endpoints.account_id
+    def _model_error(self, name: str, failure: ModelFailure) -> Response:
+        region, account = self.registry.region, self.registry.account_id
         kind = "client" if failure.status < 500 else "server"
         log_group = f"/aws/sagemaker/Endpoints/{name}"
         message = (
@@ -249,11 +250,7 @@ class _EndpointHandler(QuietHandler):
             "OriginalMessage": failure.message,
             "OriginalStatusCode": failure.status,
         }
-        return self._error(424, "ModelError", body)
-
-
-class _EndpointHTTPServer(LocalHTTPServer):
-    endpoints: EndpointRegistry
+        return sagemaker_error(424, "ModelError", body)
 
 
 class EndpointRegistry:
@@ -298,9 +295,8 @@ class LocalEndpoint:
         log_stream: TextIO | None = None,
     ) -> None:
         self.registry = EndpointRegistry(account_id, region)
-        handler_cls = type("EndpointHandler", (_EndpointHandler,), {"log_stream": log_stream})
-        self._server = _EndpointHTTPServer((host, port), handler_cls)  # binds now: a busy port fails here
-        self._server.endpoints = self.registry
+        app = Guard(EndpointApp(self.registry), log_stream=log_stream, log_prefix="[endpoint]", overloaded=_overloaded)
+        self._server = LocalServer(app, bind(host, port))  # binds now: a busy port fails here
         self._started = False
 
     @property
@@ -332,6 +328,10 @@ class LocalEndpoint:
     def stop(self) -> None:
         self._server.stop()
         self._started = False
+
+    @property
+    def started_threads(self) -> list[threading.Thread]:
+        return self._server.started_threads
 
     def __enter__(self) -> LocalEndpoint:
         return self.start()

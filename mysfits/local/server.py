@@ -1,10 +1,12 @@
 """`python -m mysfits serve`: the whole product on one machine.
 
-Two stdlib threading HTTP servers in one process, both on 127.0.0.1:
+Two uvicorn servers (h11, each in its own thread and event loop; see ``mysfits.local.asgi``) in one process,
+both on 127.0.0.1:
 
 * the **website + API** server (``--port``, default 8080 or ``$PORT``): ``GET /`` and the files of
   ``web/`` (what S3 + CloudFront serve on AWS, with the same Content-Security-Policy), ``GET
   /mysfits.json`` (the catalog, ``lambda/recommendations/mysfits.json``, deployed at that path on AWS),
+  ``GET /docs`` (the OpenAPI document ``/openapi.json`` rendered by a page shipped here, local only),
   and ``POST /recommendations`` → an API Gateway REST proxy event (payload 1.0) → the REAL Lambda
   handler (``lambda/recommendations/handler.py``) → its status, headers and body;
 * the **SageMaker endpoint stand-in** (``--endpoint-port``, a free port by default): ``POST
@@ -15,34 +17,42 @@ Two stdlib threading HTTP servers in one process, both on 127.0.0.1:
 ``LocalProduct`` handle (``.url``, ``.endpoint_url``, ``.undeploy_endpoint()``, ``.stop()``, a context
 manager). ``--endpoint-down`` / ``endpoint_deployed=False`` start with the endpoint not deployed: the
 endpoint then answers like AWS does for a deleted endpoint and the API answers 503.
+
+The gateway behaves like API Gateway + Lambda: the handler runs in a pool of ``HANDLER_WORKERS`` threads,
+is given up on at the function's timeout (the instance-hosting budget the CDK construct also uses,
+``mysfits.settings.invoke_budget``), and a timeout or a crash answers 502 ``{"message": "Internal server
+error"}``. Requests over the in-flight cap are
+answered at once with 503 and ``Retry-After``; every error is JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
+import gc
 import os
 import signal
+import socket
 import sys
 import threading
 import time
 import traceback
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
+
+from starlette.requests import Request
+from starlette.responses import Response
 
 from mysfits import CATALOG_PATH, DEFAULT_MODEL_DIR, PROJECT_ROOT
 from mysfits.lambda_handler import print_handler_log_lines
-from mysfits.local.apigw import (
-    INTERNAL_ERROR,
-    LambdaContext,
-    build_proxy_event,
-    json_error,
-    proxy_response,
-)
+from mysfits.local import limits
+from mysfits.local.apigw import INTERNAL_ERROR, LambdaContext, build_proxy_event, proxy_response
+from mysfits.local.asgi import BodyRefused, Guard, LocalServer, bind, json_error, read_body
 from mysfits.local.endpoint import DEFAULT_REGION, LocalEndpoint
-from mysfits.local.httpbase import BodyError, LocalHTTPServer, QuietHandler
 from mysfits.settings import sagemaker_names
 
 WEB_ROOT = PROJECT_ROOT / "web"
@@ -50,6 +60,15 @@ DEFAULT_PORT = 8080
 # The name the CDK app gives the Lambda (cdk.json `mysfits:endpointName`), so local and AWS agree.
 DEFAULT_ENDPOINT_NAME = sagemaker_names(stack={}).endpoint_name
 API_PATH = "/recommendations"
+DOCS_DIR = Path(__file__).resolve().parent / "docs"
+# Served by the local product only (on AWS the website is web/ alone): the API document and a page rendering it.
+LOCAL_ONLY_FILES = {
+    "/openapi.json": PROJECT_ROOT / "api" / "openapi.json",
+    "/docs": DOCS_DIR / "index.html",
+    "/docs/": DOCS_DIR / "index.html",
+    "/docs/docs.js": DOCS_DIR / "docs.js",
+    "/docs/docs.css": DOCS_DIR / "docs.css",
+}
 MAX_API_BODY_BYTES = 64 * 1024
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
@@ -109,97 +128,90 @@ def _load_handler(env: dict[str, str]) -> ModuleType:
 
 
 # --- the website + API server ----------------------------------------------------------------------
-class _WebHandler(QuietHandler):
-    """Website (static files) + ``POST /recommendations`` (API Gateway → Lambda)."""
+class WebApp:
+    """Website (static files) + ``POST /recommendations`` (API Gateway → Lambda), as an ASGI app."""
 
-    product: LocalProduct  # set on the per-product subclass
+    product: LocalProduct  # set once the product exists (the server is built first)
 
-    def do_GET(self) -> None:
-        self._serve(head_only=False)
+    def __init__(self) -> None:
+        # Lambda runs one invocation per execution environment; this pool is their count here.
+        self.pool = ThreadPoolExecutor(max_workers=limits.HANDLER_WORKERS, thread_name_prefix="mysfits-lambda")
 
-    def do_HEAD(self) -> None:
-        self._serve(head_only=True)
+    async def __call__(self, scope, receive, send) -> None:
+        request = Request(scope, receive)
+        response = await self.respond(request)
+        response.headers.update(SECURITY_HEADERS)
+        await response(scope, receive, send)
 
-    def do_POST(self) -> None:
-        self._serve(head_only=False)
-
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
-
-    def _serve(self, *, head_only: bool) -> None:
-        started = time.perf_counter()
-        try:
-            status = self._route(head_only)
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
-            return
-        self.log_line(status, (time.perf_counter() - started) * 1000, "")
-
-    def _reply(self, response: tuple[int, dict[str, str], bytes], *, head_only: bool = False) -> int:
-        status, headers, body = response
-        self.send_bytes(status, body, {**SECURITY_HEADERS, **headers}, head_only=head_only)
-        return status
-
-    def _route(self, head_only: bool) -> int:
-        path = self.path.split("?", 1)[0].split("#", 1)[0]
+    async def respond(self, request: Request) -> Response:
+        path = request.scope["raw_path"].decode("latin-1")
+        method = request.method
         if path == API_PATH:
-            if self.command != "POST":
-                self._discard_body()
-                status, headers, body = json_error(405, f"Method {self.command} is not allowed on {API_PATH}")
-                return self._reply((status, {**headers, "Allow": "POST"}, body), head_only=head_only)
-            return self._recommend()
-        file_path = resolve_static(self.product.web_root, path)
-        if self.command not in ("GET", "HEAD"):
-            self._discard_body()
-            if file_path is None:
-                return self._reply(json_error(404, "Not Found"))
-            status, headers, body = json_error(405, f"Method {self.command} is not allowed on {path}")
-            return self._reply((status, {**headers, "Allow": "GET, HEAD"}, body))
+            if method != "POST":
+                return json_error(405, f"Method {method} is not allowed on {API_PATH}", {"Allow": "POST"}, close=True)
+            return await self.recommend(request)
+        file_path = LOCAL_ONLY_FILES.get(path) or resolve_static(self.product.web_root, path)
         if file_path is None:
-            return self._reply(json_error(404, "Not Found"), head_only=head_only)
+            return json_error(404, "Not Found", close=method not in ("GET", "HEAD"))
+        if method not in ("GET", "HEAD"):
+            return json_error(405, f"Method {method} is not allowed on {path}", {"Allow": "GET, HEAD"}, close=True)
         try:
             content = file_path.read_bytes()
         except OSError:
-            return self._reply(json_error(404, "Not Found"), head_only=head_only)
+            return json_error(404, "Not Found")
         content_type = CONTENT_TYPES.get(file_path.suffix.lower(), "application/octet-stream")
-        headers = {"Content-Type": content_type, "Cache-Control": "no-cache"}
-        return self._reply((200, headers, content), head_only=head_only)
+        return Response(content, headers={"Cache-Control": "no-cache", "Content-Type": content_type})
 
-    def _discard_body(self) -> None:
-        if self.headers.get("Content-Length") not in (None, "0") or self.headers.get("Transfer-Encoding"):
-            self.close_connection = True  # don't read what we won't use; don't reuse the connection either
-
-    def _recommend(self) -> int:
+    async def recommend(self, request: Request) -> Response:
         product = self.product
         try:
-            body = self.read_body(MAX_API_BODY_BYTES)
-        except BodyError as exc:
-            return self._reply(json_error(exc.status, exc.message))
+            body = await read_body(
+                request, MAX_API_BODY_BYTES, f"Request body too large (limit {MAX_API_BODY_BYTES} bytes)"
+            )
+        except BodyRefused as refused:
+            return refused.reply
         request_id = str(uuid.uuid4())
-        host_header = self.headers.get("Host") or f"{product.host}:{product.port}"
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.scope["headers"]]
+        host_header = request.headers.get("host") or f"{product.host}:{product.port}"
+        query = request.scope["query_string"].decode("latin-1")
         event = build_proxy_event(
             method="POST",
-            raw_path=self.path,
-            headers=self.headers.items(),
+            raw_path=API_PATH + (f"?{query}" if query else ""),
+            headers=headers,
             body=body,
-            source_ip=self.client_address[0],
+            source_ip=request.client.host if request.client else "127.0.0.1",
             resource=API_PATH,
             host=host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header,
             port=product.port,
             request_id=request_id,
             region=product.region,
         )
-        context = LambdaContext(product.region)
+        status, reply_headers, payload = await self.invoke(event)
+        reply_headers = {**reply_headers, "x-amzn-RequestId": request_id}
+        return Response(payload, status_code=status, headers=reply_headers)
+
+    async def invoke(self, event: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """Run the handler as Lambda does: stopped waiting for at the function timeout; a crash or a timeout is a
+        function error, which API Gateway answers with 502 ``{"message": "Internal server error"}``."""
+        product = self.product
+        context = LambdaContext(product.region, product.function_timeout_s)
+        if product.handler_module is None:  # loaded before the servers start serving
+            return INTERNAL_ERROR
+        call = asyncio.get_running_loop().run_in_executor(self.pool, product.handler_module.handler, event, context)
         try:
-            if product.handler_module is None:
-                raise RuntimeError("the Lambda handler is not loaded")
-            result = product.handler_module.handler(event, context)
-            response = proxy_response(result)
+            result = await asyncio.wait_for(call, product.function_timeout_s)
+        except TimeoutError:
+            # What Lambda logs; the thread finishes on its own (a thread cannot be stopped), its answer is dropped.
+            print(
+                f"{context.aws_request_id} Task timed out after {product.function_timeout_s:.2f} seconds",
+                file=sys.stderr,
+                flush=True,
+            )
+            return INTERNAL_ERROR
         except Exception:
             traceback.print_exc(file=sys.stderr)
-            response = INTERNAL_ERROR
-        status, headers, payload = response
-        headers = {**headers, "x-amzn-RequestId": request_id}
-        return self._reply((status, headers, payload))
+            return INTERNAL_ERROR
+        return proxy_response(result)
 
 
 def resolve_static(web_root: Path, url_path: str) -> Path | None:
@@ -233,7 +245,7 @@ class LocalProduct:
 
     def __init__(
         self,
-        web_server: LocalHTTPServer,
+        web_server: LocalServer,
         endpoint: LocalEndpoint,
         *,
         endpoint_name: str,
@@ -241,8 +253,10 @@ class LocalProduct:
         model_path: Path,
         region: str,
         web_root: Path,
+        function_timeout_s: float,
     ) -> None:
         self._web_server = web_server
+        self.function_timeout_s = function_timeout_s
         self.endpoint = endpoint
         self.endpoint_name = endpoint_name
         self.model = model
@@ -250,6 +264,7 @@ class LocalProduct:
         self.region = region
         self.web_root = web_root
         self.handler_module: ModuleType | None = None
+        self.web_app: WebApp | None = None
         self._saved_env: dict[str, str | None] = {}
         self._stopped = False
 
@@ -282,6 +297,12 @@ class LocalProduct:
     def deploy_endpoint(self) -> None:
         self.endpoint.deploy(self.endpoint_name, self.model)
 
+    @property
+    def started_threads(self) -> list[threading.Thread]:
+        """Every thread this product started (servers, handler pool): none outlives ``stop()``."""
+        handler_threads = list(self.web_app.pool._threads) if self.web_app is not None else []
+        return [*self._web_server.started_threads, *self.endpoint.started_threads, *handler_threads]
+
     def undeploy_endpoint(self) -> None:
         """Take the endpoint down: it then answers like AWS for a deleted endpoint (API → 503)."""
         self.endpoint.undeploy(self.endpoint_name)
@@ -292,6 +313,8 @@ class LocalProduct:
         self._stopped = True
         self._web_server.stop()
         self.endpoint.stop()
+        if self.web_app is not None:
+            self.web_app.pool.shutdown(wait=True, cancel_futures=True)
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -305,21 +328,33 @@ class LocalProduct:
         self.stop()
 
 
+class UnusableModelDirError(Exception):
+    """``--model-dir`` names something that cannot hold a model (a file, say); ``str()`` is one line."""
+
+
 def _ensure_model(model_dir: Path, progress_stream: TextIO | None) -> tuple[Path, Any]:
     """Load ``model_dir/model.json``; if there is none (or it is unusable), train one first, saying so."""
     from mysfits.model import KnnModel
-    from mysfits.training import ensure_model, train
 
+    if model_dir.exists() and not model_dir.is_dir():
+        raise UnusableModelDirError(f"--model-dir {model_dir} is not a directory (a model directory holds model.json)")
     path = model_dir / "model.json"
     try:
         return path, KnnModel.load(path)
     except ValueError as problem:
         if progress_stream is None:
+            from mysfits.training import ensure_model  # numpy and the trainer: imported only without a model
+
             path = Path(ensure_model(model_dir))
             return path, KnnModel.load(path)
         print(f"No usable model in {model_dir} ({problem}); training one now...", file=progress_stream, flush=True)
+    from mysfits.training import train
+
     started = time.perf_counter()
-    report = train(rows=1_000_000, seed=7, out_dir=model_dir, progress=True)
+    try:
+        report = train(rows=1_000_000, seed=7, out_dir=model_dir, progress=True)
+    except OSError as error:
+        raise UnusableModelDirError(f"cannot write a model to {model_dir}: {error.strerror or error}") from None
     print(
         f"Trained k-NN (k={report['k']}, accuracy {report['accuracy']:.3f}) in "
         f"{time.perf_counter() - started:.1f}s -> {report['path']}",
@@ -330,9 +365,9 @@ def _ensure_model(model_dir: Path, progress_stream: TextIO | None) -> tuple[Path
     return path, KnnModel.load(path)
 
 
-def _bind(host: str, port: int, factory):
+def _bind(host: str, port: int) -> socket.socket:
     try:
-        return factory(host, port)
+        return bind(host, port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise PortInUseError(exc.errno, f"port {port} on {host} is already in use") from None
@@ -349,6 +384,7 @@ def start_local_product(
     endpoint_deployed: bool = True,
     region: str = DEFAULT_REGION,
     web_root: str | os.PathLike[str] = WEB_ROOT,
+    function_timeout_s: float = limits.FUNCTION_TIMEOUT_SECONDS,
     log_stream: TextIO | None = None,
     endpoint_log_stream: TextIO | None = None,
     progress_stream: TextIO | None = None,
@@ -357,18 +393,22 @@ def start_local_product(
 
     ``port=0`` / ``endpoint_port=0`` pick free ports. Raises ``PortInUseError`` when a port is taken.
     """
-    web_cls = cast(type[_WebHandler], type("WebHandler", (_WebHandler,), {"log_stream": log_stream}))
-    web_server = _bind(host, port, lambda h, p: LocalHTTPServer((h, p), web_cls))
+    web_socket = _bind(host, port)
     try:
-        endpoint = _bind(
-            host, endpoint_port, lambda h, p: LocalEndpoint(h, p, region=region, log_stream=endpoint_log_stream)
-        )
+        endpoint = LocalEndpoint(host, endpoint_port, region=region, log_stream=endpoint_log_stream)
+    except OSError as exc:
+        web_socket.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(exc.errno, f"port {endpoint_port} on {host} is already in use") from None
+        raise
     except BaseException:
-        web_server.server_close()
+        web_socket.close()
         raise
     product: LocalProduct | None = None
     try:
         model_path, model = _ensure_model(Path(model_dir), progress_stream)
+        web_app = WebApp()
+        web_server = LocalServer(Guard(web_app, log_stream=log_stream), web_socket)
         product = LocalProduct(
             web_server,
             endpoint,
@@ -377,8 +417,10 @@ def start_local_product(
             model_path=model_path,
             region=region,
             web_root=Path(web_root),
+            function_timeout_s=function_timeout_s,
         )
-        web_cls.product = product
+        product.web_app = web_app
+        web_app.product = product
         if endpoint_deployed:
             product.deploy_endpoint()
         env = {
@@ -399,7 +441,7 @@ def start_local_product(
         if product is not None:
             product.stop()
         else:
-            web_server.server_close()
+            web_socket.close()
             endpoint.stop()
         raise
     return product
@@ -455,6 +497,9 @@ def main(argv: list[str]) -> int:
         except PortInUseError as exc:
             print(f"error: {exc.strerror}; choose another with --port or PORT=", file=sys.stderr)
             return 2
+        except UnusableModelDirError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         except OSError as exc:
             print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
             return 2
@@ -470,6 +515,10 @@ def main(argv: list[str]) -> int:
             file=stdout,
             flush=True,
         )
+        # botocore's service models, the model's 32,768 labels and the imports are long-lived: kept out of the
+        # collector, a full collection no longer walks them (tens of milliseconds in a request's tail).
+        gc.collect()
+        gc.freeze()
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
