@@ -43,6 +43,18 @@ def post(product, body, headers=None):
     return status, headers, json.loads(payload)
 
 
+def test_a_running_product_leaves_the_environment_as_it_was(trained_model_dir, knn_model, monkeypatch):
+    """Only its handler sees the local endpoint and keys: other code in the process keeps the real environment."""
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "the-callers-session")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", raising=False)
+    before = dict(os.environ)
+    with start_local_product(port=0, model_dir=trained_model_dir) as running:
+        assert dict(os.environ) == before
+        status, _, body = post(running, json.dumps({"entry": SEED_ANSWERS}))
+        assert (status, body["recommendedMysfit"]) == (200, expected_mysfit(knn_model, SEED_ANSWERS)["mysfitId"])
+    assert dict(os.environ) == before
+
+
 # --- the API -----------------------------------------------------------------------------------------
 def test_the_seed_curl_body_gets_the_models_mysfit(product, knn_model):
     # curl -d '{"entry": [1,2,3,4,5]}' http://127.0.0.1:8080/recommendations -X POST (a form content type)
