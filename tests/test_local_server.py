@@ -29,6 +29,8 @@ from tests.local_support import (
     started_threads,
 )
 
+pytestmark = pytest.mark.slow  # whole local products, and `python -m mysfits serve` in subprocesses
+
 JSON = {"Content-Type": "application/json"}
 
 
