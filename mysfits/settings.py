@@ -72,7 +72,7 @@ class SageMakerNames:
 
     def run_name(self, now: datetime | None = None) -> str:
         """`<prefix>knn-YYYYmmdd-HHMMSS` (UTC), shared by one run's training job, model and endpoint config."""
-        now = now or datetime.now(timezone.utc)
+        now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)  # a caller's local time names UTC too
         return f"{self.run_prefix}{now.strftime('%Y%m%d-%H%M%S')}"
 
     def check(self, name: str) -> str:

@@ -23,6 +23,7 @@ from mysfits.settings import SageMakerNames
 from stacks.constructs.ml_notebook import ARTIFACTS_FOLDER
 from tests.cdk_support import PROJECT_ROOT, SynthesizedApp
 from tests.iam_support import (
+    STACK_UUID,
     Operation,
     Statement,
     TemplateResolver,
@@ -66,6 +67,7 @@ ENDPOINT_LOGS = "/aws/sagemaker/Endpoints/{endpoint}"
 NOTEBOOK_LOGS = "/aws/sagemaker/NotebookInstances"
 
 
+NOTEBOOK_STACK = {"stack": {"StackName": "MysfitsNotebook", "Id": STACK_UUID}}
 SYNC_TRAINING_RULE = {"rule-on-default-event-bus": {"RuleName": "StepFunctionsGetEventsForSageMakerTrainingJobsRule"}}
 
 
@@ -239,12 +241,7 @@ CALLS: tuple[Call, ...] = (
     Call(PIPELINE, "pipeline", action="sagemaker:DeleteEndpoint", resources=ENDPOINT),
     *(Call(PIPELINE, "pipeline", action=action) for action in STATE_MACHINE_SERVICE_ACTIONS),
     # `python -m mysfits aws deploy-model | delete-model`, as a user with the stack's ModelOperator policy.
-    Call(
-        OPERATOR,
-        "operator",
-        api("cloudformation", "DescribeStacks"),
-        resources={"stack": {"StackName": "MysfitsNotebook", "Id": "0123abcd-4567-89ef-0123-456789abcdef"}},
-    ),
+    Call(OPERATOR, "operator", api("cloudformation", "DescribeStacks"), resources=NOTEBOOK_STACK),
     Call(OPERATOR, "operator", api("s3", "PutObject"), resources=TRAIN_DATA),
     Call(
         OPERATOR,
@@ -261,7 +258,8 @@ CALLS: tuple[Call, ...] = (
     Call(OPERATOR, "operator", api("sagemaker", "ListModels")),
     Call(OPERATOR, "operator", api("sagemaker", "DeleteEndpointConfig"), resources=ENDPOINT_CONFIG),
     Call(OPERATOR, "operator", api("sagemaker", "DeleteModel"), resources=MODEL),
-    # The clean-up custom resource: the configured endpoint, then every run under the prefix.
+    # The clean-up custom resource: its own stack's status, the configured endpoint, then every run under the prefix.
+    Call(CLEANUP, "cleanup", api("cloudformation", "DescribeStacks"), resources=NOTEBOOK_STACK),
     Call(CLEANUP, "cleanup", api("sagemaker", "DescribeEndpoint"), resources=ENDPOINT),
     Call(CLEANUP, "cleanup", api("sagemaker", "DeleteEndpoint"), resources=ENDPOINT),
     Call(CLEANUP, "cleanup", api("sagemaker", "ListEndpointConfigs")),
@@ -542,6 +540,21 @@ def test_every_grant_is_used_by_a_call(world: World, role: str):
             if not any(wildcard_match(pattern, arn) for _, arn in served)
         ]
     assert not unused, "grants no call needs:\n  " + "\n  ".join(unused)
+
+
+@pytest.mark.parametrize("role", ["notebook", "handler", "pipeline", "cleanup", "operator"])
+def test_only_actions_without_resource_types_are_granted_on_every_resource(world: World, role: str):
+    """'*' is for what the SAR cannot scope (List*, GetAuthorizationToken, log delivery); everything else names ARNs.
+
+    CDK's Step Functions tasks add S3 on '*' to a mutable role they are given: this is the test that sees it."""
+    too_wide = [
+        f"{statement.label}: {action}"
+        for statement in world.statements[role]
+        if statement.effect == "Allow" and "*" in statement.resources
+        for action in statement.actions
+        if "*" in action or sar_action(action).has_resource_types
+    ]
+    assert not too_wide, "granted on '*' though the SAR lets it be scoped:\n  " + "\n  ".join(too_wide)
 
 
 # --- The machinery itself must be able to fail --------------------------------------------------------------

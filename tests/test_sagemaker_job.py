@@ -1,7 +1,7 @@
 """SageMaker-mode calls, checked request by request with botocore's Stubber (nothing leaves the machine)."""
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -56,6 +56,8 @@ def test_image_uri_and_unknown_region():
 
 def test_names_come_from_the_shared_settings():
     assert NAMES.run_name(datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)) == NAME
+    # The pipeline names runs from its UTC start time: a caller's time in another zone must name the same run.
+    assert NAMES.run_name(datetime(2025, 1, 1, 13, 0, 0, tzinfo=timezone(timedelta(hours=1)))) == NAME
     assert settings.sagemaker_names(stack={}) == NAMES  # cdk.json's context
     with pytest.raises(ValueError, match="must start with 'mysfits-'"):
         job.create_model(

@@ -66,6 +66,10 @@ class ModelCleanup(Construct):
         )
         statements = {
             "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [self.log_group.log_group_arn]),
+            # A Delete acts only while this stack itself is being deleted (not on an update's clean-up or rollback).
+            "ReadOwnStackStatus": (["cloudformation:DescribeStacks"], [stack.stack_id]),
+            # The Service Authorization Reference lists ListStacks as a dependent action of DescribeStacks.
+            "ListStacks": (["cloudformation:ListStacks"], ["*"]),
             "DeleteTheEndpoint": (
                 ["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"],
                 [endpoint_arn(stack, names)],
@@ -147,8 +151,9 @@ class ModelCleanup(Construct):
             ),
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="sagemaker:ListModels and sagemaker:ListEndpointConfigs have no resource types in the Service "
-                f"Authorization Reference; the handler deletes only names starting with {names.run_prefix}.",
+                reason="sagemaker:ListModels, sagemaker:ListEndpointConfigs and cloudformation:ListStacks (which the "
+                "Service Authorization Reference makes a dependent action of DescribeStacks) have no resource types; "
+                f"the handler deletes only names starting with {names.run_prefix}.",
             ),
         )
         handler_arns = [f"<{stack.get_logical_id(fn.node.default_child)}.Arn>:*" for fn in handlers]  # type: ignore[arg-type]
