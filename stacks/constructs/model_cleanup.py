@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, CustomResource, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -16,6 +16,13 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
 from mysfits.settings import SageMakerNames
+from stacks.constructs.acknowledgments import (
+    SAGEMAKER_ARN_HEAD,
+    acknowledge,
+    arn_of,
+    managed_policy,
+    wildcard_resource,
+)
 from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -135,69 +142,56 @@ class ModelCleanup(Construct):
         )
         for construct in keep_until_done:
             self.resource.node.add_dependency(construct)
-        self._acknowledge(stack, [on_event, is_complete])
+        self._acknowledge([on_event, is_complete])
 
-    def _acknowledge(self, stack: Stack, handlers: list[lambda_.Function]) -> None:
+    def _acknowledge(self, handlers: list[lambda_.Function]) -> None:
         names = self.names
-        arn_head = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
-        Validations.of(self.role).acknowledge(
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{arn_head}:{kind}/{names.run_prefix}*]",
-                    reason=f"Every training run creates its own {names.run_prefix}<timestamp> {kind}, whoever ran it "
-                    "(notebook or pipeline); on stack delete all of them go, and only names under that prefix.",
-                )
-                for kind in ("model", "endpoint-config")
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="sagemaker:ListModels, sagemaker:ListEndpointConfigs and cloudformation:ListStacks (which the "
-                "Service Authorization Reference makes a dependent action of DescribeStacks) have no resource types; "
-                f"the handler deletes only names starting with {names.run_prefix}.",
-            ),
+        acknowledge(
+            self.role,
+            {
+                **{
+                    wildcard_resource(f"{SAGEMAKER_ARN_HEAD}:{kind}/{names.run_prefix}*"): "Every training run "
+                    f"creates its own {names.run_prefix}<timestamp> {kind}, whoever ran it (notebook or pipeline); on "
+                    "stack delete all of them go, and only names under that prefix."
+                    for kind in ("model", "endpoint-config")
+                },
+                wildcard_resource("*"): "sagemaker:ListModels, sagemaker:ListEndpointConfigs and "
+                "cloudformation:ListStacks (which the Service Authorization Reference makes a dependent action of "
+                f"DescribeStacks) have no resource types; the handler deletes only names starting with "
+                f"{names.run_prefix}.",
+            },
         )
-        handler_arns = [f"<{stack.get_logical_id(fn.node.default_child)}.Arn>:*" for fn in handlers]  # type: ignore[arg-type]
         framework_reason = (
             "CDK's custom resource provider framework: its functions invoke the clean-up handlers (and any version "
             "of them, hence ':*'); the framework's own role layout cannot be changed from this construct."
         )
         for child in ("framework-onEvent", "framework-isComplete", "framework-onTimeout"):
-            framework_role = self.provider.node.find_child(child).node.find_child("ServiceRole")
-            Validations.of(framework_role).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AWSLambdaBasicExecutionRole]",
-                    reason="The provider framework's functions get AWSLambdaBasicExecutionRole from CDK; they log to "
-                    "this construct's provider log group, which has retention and is deleted with the stack.",
-                ),
-                *(
-                    Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{arn}]", reason=framework_reason)
-                    for arn in handler_arns
-                ),
+            acknowledge(
+                self.provider.node.find_child(child).node.find_child("ServiceRole"),
+                {
+                    managed_policy("service-role/AWSLambdaBasicExecutionRole"): "The provider framework's functions "
+                    "get AWSLambdaBasicExecutionRole from CDK; they log to this construct's provider log group, which "
+                    "has retention and is deleted with the stack.",
+                    **dict.fromkeys((wildcard_resource(f"{arn_of(fn)}:*") for fn in handlers), framework_reason),
+                },
             )
         waiter = self.provider.node.find_child("waiter-state-machine")
         waiter_functions = [
-            self.provider.node.find_child(child).node.find_child("Resource")
-            for child in ("framework-isComplete", "framework-onTimeout")
+            self.provider.node.find_child(child) for child in ("framework-isComplete", "framework-onTimeout")
         ]
-        Validations.of(waiter.node.find_child("Role")).acknowledge(
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(fn)}.Arn>:*]",  # type: ignore[arg-type]
-                    reason=framework_reason,
-                )
-                for fn in waiter_functions
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="The provider's waiter state machine logs to CloudWatch Logs; Step Functions' log delivery "
-                "actions (logs:CreateLogDelivery and the rest) have no resource types, so they need '*'.",
-            ),
+        acknowledge(
+            waiter.node.find_child("Role"),
+            {
+                **dict.fromkeys((wildcard_resource(f"{arn_of(fn)}:*") for fn in waiter_functions), framework_reason),
+                wildcard_resource("*"): "The provider's waiter state machine logs to CloudWatch Logs; Step Functions' "
+                "log delivery actions (logs:CreateLogDelivery and the rest) have no resource types, so they need '*'.",
+            },
         )
-        Validations.of(waiter.node.find_child("Resource")).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SF2",
-                reason="CDK's provider framework offers no X-Ray option for its waiter state machine; it only polls "
-                "the is_complete handler during a stack delete, and it logs ALL events to the provider log group.",
-            )
+        acknowledge(
+            waiter.node.find_child("Resource"),
+            {
+                "AwsSolutions-SF2": "CDK's provider framework offers no X-Ray option for its waiter state machine; it "
+                "only polls the is_complete handler during a stack delete, and it logs ALL events to the provider "
+                "log group."
+            },
         )

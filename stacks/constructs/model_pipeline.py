@@ -6,7 +6,7 @@ format of `SageMakerNames.run_name`), runs as the project's SageMaker role (the 
 CDK's own), and uses the hyperparameters, variant and hosting of `mysfits/settings.py`.
 """
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Size, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -24,10 +24,12 @@ from mysfits.settings import (
     SageMakerNames,
     knn_hyperparameters,
 )
+from stacks.constructs.acknowledgments import SAGEMAKER_ARN_HEAD, acknowledge, wildcard_resource
+from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
 from stacks.constructs.sagemaker_arns import endpoint_arn as sagemaker_endpoint_arn
 from stacks.constructs.sagemaker_arns import run_arn
 
-ARTIFACTS_OUTPUT_FOLDER = "knn/output/"
+ARTIFACTS_OUTPUT_FOLDER = f"{ARTIFACTS_FOLDER}/output/"
 # The rule Step Functions creates for `.sync` training jobs (Step Functions developer guide, SageMaker policies).
 SYNC_TRAINING_RULE_NAME = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 # What a state machine needs to log to CloudWatch Logs, and to send X-Ray traces (Step Functions developer guide).
@@ -349,21 +351,21 @@ class ModelPipeline(Construct):
         }
         for sid, (actions, resources) in statements.items():
             self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
-        arn_head = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
-        Validations.of(self.role).acknowledge(
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{arn_head}:{kind}/{names.run_prefix}*]",
-                    reason=f"Each execution names its training job, model and endpoint config {names.run_prefix}"
-                    "<start time>, so the prefix is the narrowest scope that admits a new run and no other resource.",
-                )
-                for kind in ("training-job", "model", "endpoint-config")
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="Step Functions' log delivery actions (logs:CreateLogDelivery and the rest) and X-Ray's "
-                "PutTraceSegments, PutTelemetryRecords and GetSampling* have no resource types, so they need '*'.",
-            ),
+        acknowledge(
+            self.role,
+            {
+                **dict.fromkeys(
+                    (
+                        wildcard_resource(f"{SAGEMAKER_ARN_HEAD}:{kind}/{names.run_prefix}*")
+                        for kind in ("training-job", "model", "endpoint-config")
+                    ),
+                    f"Each execution names its training job, model and endpoint config {names.run_prefix}<start "
+                    "time>, so the prefix is the narrowest scope that admits a new run and no other resource.",
+                ),
+                wildcard_resource("*"): "Step Functions' log delivery actions (logs:CreateLogDelivery and the rest) "
+                "and X-Ray's PutTraceSegments, PutTelemetryRecords and GetSampling* have no resource types, so they "
+                "need '*'.",
+            },
         )
         self.role.add_to_policy(
             iam.PolicyStatement(

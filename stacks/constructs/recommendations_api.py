@@ -1,12 +1,13 @@
 """The REST API: `POST /recommendations`, validated at the edge against the OpenAPI request schema."""
 
-from aws_cdk import Acknowledgment, Fn, RemovalPolicy, Validations
+from aws_cdk import Fn, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.api_contract import REQUEST_SCHEMA_NAME, component_schema, to_api_gateway_schema
+from stacks.constructs.acknowledgments import acknowledge, managed_policy
 
 STAGE_NAME = "prod"
 RESOURCE_PATH = "recommendations"
@@ -130,23 +131,21 @@ class RecommendationsApi(Construct):
             "visitors submit five questionnaire answers and no user data is stored or returned. Abuse is "
             "bounded by stage throttling and edge validation."
         )
-        Validations.of(self.method).acknowledge(
-            Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
-            Acknowledgment(id="AwsSolutions-COG4", reason=reason),
-        )
-        Validations.of(self.rest_api.deployment_stage).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-APIG3",
-                reason="No WAF web ACL: it bills about $5/month plus rules for a demo API that is already "
-                "throttled per stage and reached mostly through CloudFront; add one for production traffic.",
-            )
+        acknowledge(self.method, dict.fromkeys(("AwsSolutions-APIG4", "AwsSolutions-COG4"), reason))
+        acknowledge(
+            self.rest_api.deployment_stage,
+            {
+                "AwsSolutions-APIG3": "No WAF web ACL: it bills about $5/month plus rules for a demo API that is "
+                "already throttled per stage and reached mostly through CloudFront; add one for production traffic."
+            },
         )
         if not create_account_role:
             return
-        Validations.of(self.rest_api).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-                reason="API Gateway's account-level CloudWatch role, which execution logging requires; AWS's "
-                "managed policy is the documented minimum for it and the role trusts only API Gateway.",
-            )
+        acknowledge(
+            self.rest_api,
+            {
+                managed_policy("service-role/AmazonAPIGatewayPushToCloudWatchLogs"): "API Gateway's account-level "
+                "CloudWatch role, which execution logging requires; AWS's managed policy is the documented minimum "
+                "for it and the role trusts only API Gateway."
+            },
         )
