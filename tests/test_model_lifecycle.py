@@ -15,10 +15,11 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from mysfits.project_files import PROJECT_ROOT
 from mysfits.settings import DEFAULT_K, SageMakerNames, knn_hyperparameters
 from stacks.constructs.model_cleanup import HANDLER, RESOURCE_TYPE, stage_cleanup_code
 from stacks.constructs.model_pipeline import MISSING_ENDPOINT, START_TIME_SEPARATORS
-from tests.cdk_support import PROJECT_ROOT, SynthesizedApp
+from tests.cdk_support import SynthesizedApp
 from tests.iam_support import TemplateResolver
 
 STACK = "MysfitsNotebook"
@@ -304,8 +305,10 @@ def test_cleanup_bundle_is_the_handler_and_the_shared_modules(tmp_path):
     files = sorted(str(path.relative_to(staged)) for path in staged.rglob("*") if path.is_file())
     assert files == [
         "mysfits/__init__.py",
-        "mysfits/knn_image_registries.json",
-        "mysfits/sagemaker_job.py",
+        "mysfits/ml/__init__.py",
+        "mysfits/ml/knn_image_registries.json",
+        "mysfits/ml/sagemaker_job.py",
+        "mysfits/project_files.py",
         "mysfits/settings.py",
         "sagemaker_cleanup.py",
     ]

@@ -18,13 +18,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mysfits.settings import knn_image_uri_for, knn_registries
+from mysfits.project_files import load_knn_image_registries as knn_registries
+from mysfits.settings import knn_image_uri_for
 from stacks.constructs.keys import RotatingKey
 
 LIFECYCLE_DIR = Path(__file__).resolve().parent / "notebook_lifecycle"
 PLATFORM_IDENTIFIER = "notebook-al2023-v1"
 KNN_REPOSITORY = "knn"
-# Training data and model artifacts live under this folder of the artifacts bucket (mysfits/sagemaker_job.py).
+# Training data and model artifacts live under this folder of the artifacts bucket (mysfits/ml/sagemaker_job.py).
 ARTIFACTS_FOLDER = "knn"
 # Where SageMaker publishes the instance metrics of training jobs and endpoints with the execution role.
 SAGEMAKER_METRIC_NAMESPACES = ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints"]
@@ -125,7 +126,7 @@ class MlNotebook(Construct):
         def arn(resource: str, name: str = f"{prefix}*") -> str:
             return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
 
-        # Only what mysfits/sagemaker_job.py, the notebook and autostop.py call (tests/test_permissions.py).
+        # Only what mysfits/ml/sagemaker_job.py, the notebook and autostop.py call (tests/test_permissions.py).
         statements = {
             "TrainingJobs": (["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"], [arn("training-job")]),
             "Models": (["sagemaker:CreateModel", "sagemaker:DeleteModel"], [arn("model")]),
