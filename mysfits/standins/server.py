@@ -427,6 +427,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _start_failure(exc: Exception, args: argparse.Namespace) -> str:
+    """One line for a product that could not start: a busy port, an unusable model directory, a bad value."""
+    if isinstance(exc, PortInUseError):
+        return f"{exc.strerror}; choose another with --port or PORT="
+    if isinstance(exc, OSError):
+        return f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+    return str(exc)
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -452,18 +461,9 @@ def main(argv: list[str]) -> int:
                 endpoint_log_stream=stdout if args.verbose else None,
                 progress_stream=stdout,
             )
-        except PortInUseError as exc:
-            print(f"error: {exc.strerror}; choose another with --port or PORT=", file=sys.stderr)
-            return 2
-        except UnusableModelDirError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        except (OSError, UnusableModelDirError, ValueError) as exc:
+            print(f"error: {_start_failure(exc, args)}", file=sys.stderr)
+            return 1 if isinstance(exc, ValueError) else 2
         state = "" if product.endpoint_deployed else " (NOT deployed: --endpoint-down)"
         print(
             f"Mysfits running at {product.url}/\n"
