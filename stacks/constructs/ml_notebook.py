@@ -8,7 +8,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mysfits.settings import knn_image_uri_for, knn_registries
+from mysfits.project_files import load_knn_image_registries
+from mysfits.settings import knn_image_uri_for
 from stacks.constructs.acknowledgments import acknowledge
 from stacks.constructs.keys import RotatingKey
 from stacks.constructs.notebook_role import NotebookRole
@@ -51,7 +52,7 @@ class MlNotebook(Construct):
         self.volume_key = RotatingKey(
             self, "VolumeKey", description="Encrypts the Mysfits notebook instance's storage volume"
         )
-        registries = knn_registries()
+        registries = load_knn_image_registries()
         knn_registry = CfnMapping(
             self,
             "KnnImageRegistry",

@@ -28,7 +28,14 @@ from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HANDLER = PROJECT_ROOT / "lambda" / "model_cleanup" / "sagemaker_cleanup.py"
 # The names logic and the clean-up itself ship with the function: one implementation for notebook and stack.
-SHARED_MODULES = ("__init__.py", "settings.py", "sagemaker_job.py", "knn_image_registries.json")
+SHARED_MODULES = (
+    "__init__.py",
+    "project_files.py",
+    "settings.py",
+    "ml/__init__.py",
+    "ml/sagemaker_job.py",
+    "ml/knn_image_registries.json",
+)
 RESOURCE_TYPE = "Custom::SageMakerModelCleanup"
 # Deleting an endpoint takes minutes; CloudFormation waits for a custom resource up to one hour.
 TOTAL_TIMEOUT = Duration.minutes(45)
@@ -39,8 +46,8 @@ def stage_cleanup_code(destination: Path) -> Path:
     """The handler at the top of the bundle and the `mysfits` modules it imports (nothing else of the package)."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy2(HANDLER, destination / HANDLER.name)
-    (destination / "mysfits").mkdir(exist_ok=True)
     for name in SHARED_MODULES:
+        (destination / "mysfits" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT_ROOT / "mysfits" / name, destination / "mysfits" / name)
     return destination
 

@@ -1,5 +1,5 @@
 """The notebook's role, which training jobs and endpoints also run as: exactly the calls of the notebook,
-`mysfits/sagemaker_job.py` and the auto-stop program, on this project's names (tests/test_permissions.py)."""
+`mysfits/ml/sagemaker_job.py` and the auto-stop program, on this project's names (tests/test_permissions.py)."""
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_codecommit as codecommit
@@ -9,7 +9,7 @@ from constructs import Construct
 
 from stacks.constructs.acknowledgments import SAGEMAKER_ARN_HEAD, acknowledge, arn_of, wildcard_resource
 
-# Training data and model artifacts live under this folder of the artifacts bucket (mysfits/sagemaker_job.py).
+# Training data and model artifacts live under this folder of the artifacts bucket (mysfits/ml/sagemaker_job.py).
 ARTIFACTS_FOLDER = "knn"
 # Where SageMaker publishes the instance metrics of training jobs and endpoints with the execution role.
 SAGEMAKER_METRIC_NAMESPACES = ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints"]
@@ -50,7 +50,7 @@ class NotebookRole(iam.Role):
         def arn(resource: str, name: str = f"{prefix}*") -> str:
             return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
 
-        # Only what mysfits/sagemaker_job.py, the notebook and autostop.py call (tests/test_permissions.py).
+        # Only what mysfits/ml/sagemaker_job.py, the notebook and autostop.py call (tests/test_permissions.py).
         statements = {
             "TrainingJobs": (["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"], [arn("training-job")]),
             "Models": (["sagemaker:CreateModel", "sagemaker:DeleteModel"], [arn("model")]),

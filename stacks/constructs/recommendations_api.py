@@ -6,11 +6,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mysfits.settings import API_STAGE_NAME, api_path
 from stacks.api_contract import REQUEST_SCHEMA_NAME, component_schema, to_api_gateway_schema
 from stacks.constructs.acknowledgments import acknowledge, managed_policy
 
-STAGE_NAME = "prod"
-RESOURCE_PATH = "recommendations"
+RESOURCE_PATH = api_path().removeprefix("/")
 BAD_BODY_MESSAGE = (
     '{"message": "Invalid request body: expected {\\"entry\\": [five integers from 1 to 8]} with no other fields"}'
 )
@@ -50,7 +50,7 @@ class RecommendationsApi(Construct):
             cloud_watch_role=create_account_role,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if create_account_role else None,
             deploy_options=apigw.StageOptions(
-                stage_name=STAGE_NAME,
+                stage_name=API_STAGE_NAME,
                 throttling_rate_limit=throttle_rate_limit,
                 throttling_burst_limit=throttle_burst_limit,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
@@ -118,7 +118,9 @@ class RecommendationsApi(Construct):
         self.execution_log_group = logs.LogGroup(
             self,
             "ExecutionLogs",
-            log_group_name=Fn.join("", ["API-Gateway-Execution-Logs_", self.rest_api.rest_api_id, f"/{STAGE_NAME}"]),
+            log_group_name=Fn.join(
+                "", ["API-Gateway-Execution-Logs_", self.rest_api.rest_api_id, f"/{API_STAGE_NAME}"]
+            ),
             retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )

@@ -1,7 +1,5 @@
 """The website: a private bucket behind CloudFront (OAC), with the API served on the same origin."""
 
-from pathlib import Path
-
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
@@ -11,19 +9,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from mysfits.project_files import CATALOG_DIR, CATALOG_PATH, WEB_DIR
+from mysfits.settings import CONTENT_SECURITY_POLICY, api_path
 from stacks.constructs.acknowledgments import acknowledge, arn_of, managed_policy, wildcard_resource
 from stacks.constructs.buckets import PrivateBucket
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-WEB_DIR = PROJECT_ROOT / "web"
-CATALOG_DIR = PROJECT_ROOT / "lambda" / "recommendations"
-CATALOG_FILE = "mysfits.json"
-API_PATH_PATTERN = "/recommendations"
-# The page loads only its own files and calls only its own origin, so the policy can be this strict.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
 
 
 class StaticSite(Construct):
@@ -77,7 +66,7 @@ class StaticSite(Construct):
             ),
             additional_behaviors={
                 # Same origin as the page: no CORS, no API URL baked into the site.
-                API_PATH_PATTERN: cloudfront.BehaviorOptions(
+                api_path(): cloudfront.BehaviorOptions(
                     origin=origins.RestApiOrigin(api),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
@@ -102,7 +91,7 @@ class StaticSite(Construct):
             sources=[
                 s3deploy.Source.asset(str(WEB_DIR)),
                 # The catalog ships from the Lambda package so the site and the handler can never disagree.
-                s3deploy.Source.asset(str(CATALOG_DIR), exclude=["*", f"!{CATALOG_FILE}"]),
+                s3deploy.Source.asset(str(CATALOG_DIR), exclude=["*", f"!{CATALOG_PATH.name}"]),
             ],
             destination_bucket=self.bucket,
             distribution=self.distribution,

@@ -6,7 +6,7 @@ import sys
 from types import ModuleType
 from typing import TextIO
 
-from mysfits import PROJECT_ROOT
+from mysfits.project_files import PROJECT_ROOT
 
 HANDLER_PATH = PROJECT_ROOT / "lambda" / "recommendations" / "handler.py"
 MODULE_NAME = "recommendations_handler"
