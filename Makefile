@@ -15,7 +15,8 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_NOTICES := false
 
 # The modules the notebook imports run on the SageMaker kernel's Python 3.10.
-NOTEBOOK_MODULES := mysfits/__init__.py mysfits/data.py mysfits/training.py mysfits/model.py mysfits/sagemaker_job.py
+NOTEBOOK_MODULES := mysfits/__init__.py mysfits/settings.py mysfits/project_files.py mysfits/ml/__init__.py \
+	mysfits/ml/data.py mysfits/ml/training.py mysfits/ml/model.py mysfits/ml/sagemaker_job.py
 # The command is written into each lock's header, where Dependabot reads the options to re-lock the same way.
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11
 

@@ -14,13 +14,15 @@ import collections
 import time
 from pathlib import Path
 
+from mysfits.settings import api_path
+
 REQUEST_BODY = b'{"entry": [1, 2, 3, 4, 5]}'
 HARD_TIMEOUT_S = 10.0
 
 
 def api_request(port: int) -> bytes:
     return (
-        f"POST /recommendations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"POST {api_path()} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(REQUEST_BODY)}\r\n\r\n"
     ).encode() + REQUEST_BODY
 

@@ -30,12 +30,13 @@ CDK = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 PYTHON = sys.executable
 
 from benchmarks import load  # noqa: E402 - needs the project root on sys.path
-from tests.cli_synth_support import offline_cli_env  # noqa: E402
+from mysfits.cli.cdk_env import offline_cli_env  # noqa: E402
+from mysfits.settings import DEFAULT_ENDPOINT_NAME, api_path  # noqa: E402
 
 OFFLINE_ENV = {**offline_cli_env(), "CDK_BENCH_PYTHON": PYTHON}  # the same environment the CLI test uses
 HANDLER_ENV = {
     **OFFLINE_ENV,
-    "ENDPOINT_NAME": "mysfits-recommender",
+    "ENDPOINT_NAME": DEFAULT_ENDPOINT_NAME,
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
@@ -79,7 +80,7 @@ def bench_tests(runs: int, floor_s: float) -> dict:
 
 COLD_HANDLER = (
     "import sys; sys.path.insert(0, {root!r}); "
-    "from mysfits.lambda_handler import load_recommendations_handler; load_recommendations_handler()"
+    "from mysfits.standins.lambda_handler import load_recommendations_handler; load_recommendations_handler()"
 )
 COLD_FLOOR = "import boto3; boto3.client('sagemaker-runtime')"
 
@@ -107,7 +108,7 @@ def warm_overhead(requests: int) -> dict:
     os.environ.update({key: value for key, value in HANDLER_ENV.items() if key not in os.environ})
     from botocore.response import StreamingBody
 
-    from mysfits.lambda_handler import load_recommendations_handler
+    from mysfits.standins.lambda_handler import load_recommendations_handler
 
     handler_module = load_recommendations_handler()
     reply = b'{"predictions": [{"predicted_label": 3.0}]}'
@@ -120,7 +121,7 @@ def warm_overhead(requests: int) -> dict:
     handler_module.logging.getLogger().setLevel(handler_module.logging.CRITICAL)  # time the work, not the terminal
     event = {
         "httpMethod": "POST",
-        "path": "/recommendations",
+        "path": api_path(),
         "headers": {"content-type": "application/json"},
         "body": '{"entry": [1, 2, 3, 4, 5]}',
         "isBase64Encoded": False,
@@ -200,7 +201,7 @@ def wait_until_serving(port: int, server: subprocess.Popen, timeout: float = 120
             raise RuntimeError(f"local product exited: {server.stderr.read()[-2000:]}")
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            connection.request("POST", "/recommendations", body=body, headers={"Content-Type": "application/json"})
+            connection.request("POST", api_path(), body=body, headers={"Content-Type": "application/json"})
             if connection.getresponse().status == 200:
                 return
         except OSError:
@@ -211,12 +212,12 @@ def wait_until_serving(port: int, server: subprocess.Popen, timeout: float = 120
 
 
 def bench_model(runs: int) -> dict:
-    from mysfits.training import train
+    from mysfits.ml.training import train
 
     reports = []
     with tempfile.TemporaryDirectory() as out_dir:
         for _ in range(runs):
-            reports.append(train(rows=1_000_000, seed=7, out_dir=Path(out_dir), progress=False))
+            reports.append(train(out_dir=Path(out_dir), progress=False))
     return {
         "accuracy": statistics.median(report["accuracy"] for report in reports),
         "bayes_optimum": reports[0]["bayes_optimum"],

@@ -1,8 +1,2 @@
-"""Local tooling for the Mysfits recommendations: data, model and the one-machine product."""
-
-from pathlib import Path
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CATALOG_PATH = PROJECT_ROOT / "lambda" / "recommendations" / "mysfits.json"
-QUESTIONNAIRE_PATH = PROJECT_ROOT / "web" / "questionnaire.json"
-DEFAULT_MODEL_DIR = PROJECT_ROOT / ".local" / "model"
+"""Mythical Mysfits recommendations, the Python side: `ml` (the notebook's k-NN library), `standins` (AWS run
+locally), `cli` (`python -m mysfits ...`), and the CDK-free `settings` and `project_files` the stacks share."""

@@ -1,8 +1,11 @@
-"""Settings that the CDK app and the notebook side share: defaults, SageMaker names, and where they are read.
+"""Facts that the CDK app, the local stand-ins and the notebook share: defaults, SageMaker names, the API's path
+and stage, the questionnaire's answers, the site's Content-Security-Policy, the handler's time budget.
 
 CDK-free and Python 3.10-compatible, because the notebook imports it on the instance's `conda_python3` kernel,
-while `stacks/config.py` builds the app's config on top of it. Precedence on the notebook side: the stack's
-settings file (written by the on-start script on the instance), then `cdk.json` context, then the defaults here.
+while `stacks/config.py` builds the app's config on top of it. What cannot import it (the Lambda handler's own
+package, the website's JavaScript, the OpenAPI document) is checked against it by tests/test_shared_facts.py.
+Precedence on the notebook side: the stack's settings file (written by the on-start script on the instance), then
+`cdk.json` context, then the defaults here.
 """
 
 from __future__ import annotations
@@ -11,13 +14,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CDK_JSON_PATH = PROJECT_ROOT / "cdk.json"
-# Region -> AWS account that publishes the built-in k-NN image (`<account>.dkr.ecr.<region>.amazonaws.com/knn:1`).
-KNN_REGISTRIES_PATH = Path(__file__).resolve().with_name("knn_image_registries.json")
+from mysfits.project_files import load_cdk_context, load_openapi
+
 # Written on every start of the notebook instance by the Notebook stack's on-start script.
 STACK_SETTINGS_PATH = Path.home() / "SageMaker" / ".mysfits-stack.json"
 CONTEXT_PREFIX = "mysfits:"
@@ -29,6 +31,34 @@ SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 NAME_PREFIX_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,30}-")
 # `<prefix>knn-YYYYmmdd-HHMMSS`: 19 characters after the prefix, so a 32-character prefix still fits in 63.
 RUN_NAME_SUFFIX_LENGTH = len("knn-20260101-000000")
+
+
+# --- The API, on AWS and locally --------------------------------------------------------------------------------
+
+# The questionnaire: FEATURE_DIM answers, each an integer from 1 to N_ANSWERS (the k-NN's feature_dim, the lattice's
+# side, the API's request schema, the handler's check and the website's form).
+FEATURE_DIM = 5
+N_ANSWERS = 8
+N_CELLS = N_ANSWERS**FEATURE_DIM  # 32768 possible questionnaires
+# The synthetic questionnaire data when nobody says otherwise (the CLI, the notebook, the local product).
+DEFAULT_ROWS = 1_000_000
+DEFAULT_SEED = 7
+# The REST API's one stage: API Gateway serves `/<stage>/<path>`, CloudFront forwards the bare path to it.
+API_STAGE_NAME = "prod"
+# The page loads only its own files and calls only its own origin, so the policy can be this strict (CloudFront's
+# response-headers policy on AWS, the local website server locally).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
+@cache
+def api_path() -> str:
+    """`/recommendations`: the one path of api/openapi.json, which owns it (read when asked: the clean-up Lambda
+    imports this module without the document)."""
+    (path,) = load_openapi()["paths"]
+    return path
 
 
 class SettingsError(ValueError):
@@ -72,7 +102,7 @@ class SageMakerNames:
 
     def run_name(self, now: datetime | None = None) -> str:
         """`<prefix>knn-YYYYmmdd-HHMMSS` (UTC), shared by one run's training job, model and endpoint config."""
-        now = now or datetime.now(timezone.utc)
+        now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)  # a caller's local time names UTC too
         return f"{self.run_prefix}{now.strftime('%Y%m%d-%H%M%S')}"
 
     def check(self, name: str) -> str:
@@ -84,28 +114,9 @@ class SageMakerNames:
         return name
 
 
-def knn_registries() -> dict[str, str]:
-    """Where the k-NN image lives per region: the notebook builds image URIs, the stacks IAM and region rules."""
-    return json.loads(KNN_REGISTRIES_PATH.read_text(encoding="utf-8"))
-
-
 def knn_image_uri_for(account: str, region: str) -> str:
     """The built-in k-NN image in a region (account and region may be CloudFormation tokens in the stack)."""
     return f"{account}.dkr.ecr.{region}.amazonaws.com/knn:1"
-
-
-def cdk_context(path: Path = CDK_JSON_PATH) -> dict[str, Any]:
-    """The `context` object of cdk.json; empty when the file is absent (e.g. a notebook copied elsewhere)."""
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except ValueError as error:
-        raise SettingsError(f"{path} is not valid JSON ({error})") from None
-    context = document.get("context", {}) if isinstance(document, dict) else None
-    if not isinstance(context, dict):
-        raise SettingsError(f"{path}: 'context' must be a JSON object")
-    return context
 
 
 def stack_settings(path: Path = STACK_SETTINGS_PATH) -> dict[str, str]:
@@ -125,7 +136,7 @@ def stack_settings(path: Path = STACK_SETTINGS_PATH) -> dict[str, str]:
 def sagemaker_names(*, stack: dict[str, str] | None = None, context: dict[str, Any] | None = None) -> SageMakerNames:
     """The names in force: the stack's settings file on the instance, else cdk.json, else the defaults."""
     stack = stack_settings() if stack is None else stack
-    context = cdk_context() if context is None else context
+    context = load_cdk_context() if context is None else context
     endpoint = stack.get("endpointName") or context.get(f"{CONTEXT_PREFIX}endpointName") or DEFAULT_ENDPOINT_NAME
     prefix = stack.get("namePrefix") or context.get(f"{CONTEXT_PREFIX}sagemakerNamePrefix") or DEFAULT_NAME_PREFIX
     return SageMakerNames(endpoint_name=str(endpoint), name_prefix=str(prefix))
@@ -141,7 +152,6 @@ TRAINING_INSTANCE_TYPE = "ml.m5.large"
 DEFAULT_HOSTING_INSTANCE_TYPE = "ml.m5.large"
 TRAIN_CONTENT_TYPE = "text/csv;label_size=1"
 VARIANT_NAME = "AllTraffic"
-FEATURE_DIM = 5
 PREDICTOR_TYPE = "classifier"
 # k when the caller gives none (`python -m mysfits train` prints the k it validated; pass that with --k).
 DEFAULT_K = 10

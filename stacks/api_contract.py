@@ -1,13 +1,12 @@
 """The request schema lives once, in the OpenAPI document; the API Gateway model is derived from it."""
 
-import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import aws_apigateway as apigw
 
-OPENAPI_PATH = Path(__file__).resolve().parent.parent / "api" / "openapi.json"
+from mysfits.project_files import load_openapi
+
 REQUEST_SCHEMA_NAME = "RecommendationRequest"
 ERROR_SCHEMA_NAME = "Error"
 
@@ -42,7 +41,7 @@ _TYPES = {
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    return load_openapi()
 
 
 def component_schema(name: str) -> dict[str, Any]:

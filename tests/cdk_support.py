@@ -2,40 +2,24 @@
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mysfits.cli.cdk_env import JSII_NODE_20_SILENCERS
 
-def node_major_version() -> int | None:
-    try:
-        version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return int(version.strip().lstrip("v").split(".")[0])
-
-
-# jsii warns on every import under Node 20, which is end of life for the CDK (`make node-check` says so once).
-# Only there are its warnings silenced, as the Makefile does; on 22 and 24 nothing is.
-JSII_NODE_20_SILENCERS = (
-    {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    if node_major_version() == 20
-    else {}
-)
 for _name, _value in JSII_NODE_20_SILENCERS.items():
     os.environ.setdefault(_name, _value)
 import aws_cdk as cdk  # noqa: E402
 
+from mysfits.project_files import load_cdk_context  # noqa: E402
 from stacks.application import MysfitsStacks, build_app  # noqa: E402
 from stacks.config import MysfitsConfig  # noqa: E402
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def cdk_json_context() -> dict[str, Any]:
     """`cdk.App()` under pytest does not read cdk.json, so the tests pass its context in explicitly."""
-    return json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return load_cdk_context()
 
 
 @dataclass(frozen=True)

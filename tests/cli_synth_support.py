@@ -1,6 +1,5 @@
 """`npx cdk synth` started in the background when collection ends, so its ~8 s overlap the rest of the suite."""
 
-import os
 import shutil
 import signal
 import subprocess
@@ -8,7 +7,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.cdk_support import JSII_NODE_20_SILENCERS, PROJECT_ROOT
+from mysfits.cli.cdk_env import offline_cli_env
+from mysfits.project_files import PROJECT_ROOT
 
 
 @dataclass
@@ -26,18 +26,6 @@ class BackgroundSynth:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         shutil.rmtree(self.outdir, ignore_errors=True)
-
-
-def offline_cli_env() -> dict[str, str]:
-    """The environment for the CDK CLI with no AWS access: no credentials, no metadata lookups, no telemetry."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(
-        AWS_EC2_METADATA_DISABLED="true",
-        CDK_DISABLE_VERSION_CHECK="1",
-        CDK_DISABLE_CLI_TELEMETRY="true",
-        **JSII_NODE_20_SILENCERS,
-    )
-    return env
 
 
 def start_cli_synth() -> BackgroundSynth:

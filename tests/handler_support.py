@@ -9,8 +9,8 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from mysfits import CATALOG_PATH
-from mysfits.lambda_handler import load_recommendations_handler
+from mysfits.project_files import load_catalog
+from mysfits.standins.lambda_handler import load_recommendations_handler
 
 ENDPOINT = "mysfits-recommender"
 TEST_ENVIRONMENT = {
@@ -21,7 +21,7 @@ TEST_ENVIRONMENT = {
     "AWS_EC2_METADATA_DISABLED": "true",  # inert credentials above; never ask instance metadata
 }
 # Read independently of the handler, so a wrong label -> Mysfit mapping in it cannot agree with itself.
-CATALOG = {m["label"]: m for m in json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["mysfits"]}
+CATALOG = {m["label"]: m for m in load_catalog()["mysfits"]}
 MYSFIT_IDS = {m["mysfitId"] for m in CATALOG.values()}
 PUBLIC_FIELDS = {"mysfitId", "name", "species", "description", "age", "goodEvil", "lawChaos"}
 LAMBDA_CONTEXT = SimpleNamespace(aws_request_id="lambda-request-1")

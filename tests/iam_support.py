@@ -22,6 +22,8 @@ PSEUDO_PARAMETERS = {
     "AWS::URLSuffix": "amazonaws.com",
     "AWS::StackName": "FakeStack",
 }
+# The UUID part of every stack's ID (`AWS::StackId` is arn:...:stack/<stack name>/<uuid>).
+STACK_UUID = "0123abcd-4567-89ef-0123-456789abcdef"
 # Dependent actions that the SAR lists but that apply only when the request carries what they authorize.
 ROLE_PASSING = {"iam:passrole"}
 TAGGING = {"sagemaker:addtags", "ecr:tagresource", "logs:tagresource", "logs:tagloggroup"}
@@ -180,6 +182,8 @@ class TemplateResolver:
     def _ref(self, stack: str, name: str) -> str:
         if name in PSEUDO_PARAMETERS:
             return PSEUDO_PARAMETERS[name]
+        if name == "AWS::StackId":
+            return f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/{STACK_UUID}"
         template = self.templates[stack]
         if name in template.get("Parameters", {}):
             default = template["Parameters"][name].get("Default")

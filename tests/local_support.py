@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 from pathlib import Path
 
 import pytest
 
-from mysfits import CATALOG_PATH
+from mysfits.project_files import load_catalog
 
-CATALOG = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["mysfits"]
+CATALOG = load_catalog()["mysfits"]
 BY_LABEL = {m["label"]: m for m in CATALOG}
 MYSFIT_IDS = {m["mysfitId"] for m in CATALOG}
 ENDPOINT = "mysfits-recommender"
@@ -22,17 +21,17 @@ SEED_ANSWERS = [1, 2, 3, 4, 5]
 @pytest.fixture(scope="session", name="trained_model_dir")
 def trained_model_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model trained once per session by the real training code (1M rows: a dense lattice trains fastest)."""
-    from mysfits.training import train
+    from mysfits.ml.training import train
 
     out_dir = tmp_path_factory.mktemp("model")
-    train(rows=1_000_000, seed=7, out_dir=out_dir, progress=False)
+    train(out_dir=out_dir, progress=False)
     assert (out_dir / "model.json").is_file()
     return out_dir
 
 
 @pytest.fixture(scope="session", name="knn_model")
 def knn_model_fixture(trained_model_dir: Path):
-    from mysfits.model import KnnModel
+    from mysfits.ml.model import KnnModel
 
     return KnnModel.load(trained_model_dir)
 

@@ -13,7 +13,8 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
-from mysfits import aws_cli, cli
+from mysfits import cli
+from mysfits.cli import aws as aws_cli
 from mysfits.settings import SageMakerNames
 
 REGION = "us-east-1"
@@ -264,7 +265,7 @@ def test_bad_data_file_is_refused_before_anything_is_uploaded(session, tmp_path,
 
 
 def test_the_cli_dispatches_aws_to_this_module():
-    assert cli.COMMANDS["aws"][0] == "mysfits.aws_cli"
+    assert cli.COMMANDS["aws"][0] == "mysfits.cli.aws"
 
 
 def test_run_names_printed_are_the_pipelines():

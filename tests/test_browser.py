@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mysfits import PROJECT_ROOT, QUESTIONNAIRE_PATH
-from mysfits.local.server import start_local_product
+from mysfits.project_files import PROJECT_ROOT, load_openapi, load_questionnaire
+from mysfits.standins.server import start_local_product
 from tests.local_support import (
     MYSFIT_IDS,
     request,
@@ -27,7 +27,7 @@ ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-QUESTION_IDS = [q["id"] for q in json.loads(QUESTIONNAIRE_PATH.read_text(encoding="utf-8"))["questions"]]
+QUESTION_IDS = [q["id"] for q in load_questionnaire()["questions"]]
 TIMEOUT_MS = 10_000
 # One picture per species (twelve Mysfits, twelve species); the placeholder is what a broken image falls back to.
 SPECIES_PICTURES = sorted(
@@ -193,7 +193,7 @@ def test_network_failure_message(page, product):
 
 def test_the_docs_page_renders_the_api_document_without_the_network(page, product):
     """`/docs` renders api/openapi.json with assets from the project (the CSP would block anything else)."""
-    document = json.loads((PROJECT_ROOT / "api" / "openapi.json").read_text(encoding="utf-8"))
+    document = load_openapi()
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(product.url) else None)
     page.wait_for_load_state("networkidle")  # the index's images finish loading: leaving would abort them

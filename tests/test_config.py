@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
+from mysfits.project_files import PROJECT_ROOT
 from mysfits.settings import API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, Hosting, invoke_budget
 from stacks.config import ConfigError, MysfitsConfig
-from tests.cdk_support import PROJECT_ROOT, cdk_json_context
+from tests.cdk_support import cdk_json_context
 
 
 def from_mapping(values: dict) -> MysfitsConfig:

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from mysfits import data
+from mysfits.ml import data
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from mysfits.lambda_handler import HANDLER_PATH
+from mysfits.standins.lambda_handler import HANDLER_PATH
 from tests.handler_support import (
     API_REQUEST_ID,
     CATALOG,

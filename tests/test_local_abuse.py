@@ -14,10 +14,10 @@ import time
 import pytest
 
 from benchmarks.load import burst
-from mysfits import PROJECT_ROOT
-from mysfits.local import limits
-from mysfits.local.endpoint import LocalEndpoint
-from mysfits.local.server import start_local_product
+from mysfits.project_files import load_openapi
+from mysfits.standins import limits
+from mysfits.standins.endpoint import LocalEndpoint
+from mysfits.standins.server import start_local_product
 from tests.local_support import ENDPOINT, request
 
 pytestmark = pytest.mark.slow  # servers waiting out real deadlines and bursts
@@ -317,7 +317,7 @@ def test_the_function_timeout_is_the_stacks(product, synthesized):
 
 
 def test_a_refused_connection_to_the_endpoint_is_502_as_documented(trained_model_dir):
-    document = json.loads((PROJECT_ROOT / "api" / "openapi.json").read_text())
+    document = load_openapi()
     documented = document["paths"]["/recommendations"]["post"]["responses"]["502"]["description"]
     assert "could not be reached" in documented
     with start_local_product(port=0, model_dir=trained_model_dir) as product:

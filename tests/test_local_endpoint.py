@@ -12,8 +12,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from mysfits.local.endpoint import LOCAL_ACCOUNT_ID, LocalEndpoint
-from mysfits.local.server import _load_handler
+from mysfits.standins.endpoint import LOCAL_ACCOUNT_ID, LocalEndpoint
+from mysfits.standins.server import _load_handler
 from tests.handler_support import api_event
 from tests.local_support import (
     ENDPOINT,

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from mysfits import CATALOG_PATH, PROJECT_ROOT
-from mysfits.local.apigw import build_proxy_event, proxy_response
-from mysfits.local.server import CONTENT_SECURITY_POLICY, PortInUseError, start_local_product
+from mysfits.project_files import CATALOG_PATH, OPENAPI_PATH, PROJECT_ROOT
+from mysfits.settings import CONTENT_SECURITY_POLICY
+from mysfits.standins.apigw import build_proxy_event, proxy_response
+from mysfits.standins.server import PortInUseError, start_local_product
 from tests.local_support import (
     ENDPOINT,
     MYSFIT_IDS,
@@ -170,7 +171,7 @@ def test_a_custom_endpoint_name_reaches_the_handler(trained_model_dir):
         ("/img/dragon.svg", "image/svg+xml"),
         ("/img/placeholder.svg", "image/svg+xml"),
         ("/img/favicon.svg", "image/svg+xml"),
-        ("/docs", "text/html; charset=utf-8"),  # local only: the API document rendered by mysfits/local/docs
+        ("/docs", "text/html; charset=utf-8"),  # local only: the API document rendered by mysfits/standins/docs
         ("/docs/docs.js", "text/javascript; charset=utf-8"),
         ("/docs/docs.css", "text/css; charset=utf-8"),
         ("/openapi.json", "application/json"),
@@ -190,7 +191,7 @@ def test_the_catalog_is_served_from_the_single_source(product):
 
 
 def test_the_api_document_is_served_from_the_single_source(product):
-    assert request(product.url, "GET", "/openapi.json")[2] == (PROJECT_ROOT / "api" / "openapi.json").read_bytes()
+    assert request(product.url, "GET", "/openapi.json")[2] == OPENAPI_PATH.read_bytes()
 
 
 def test_head_has_headers_and_no_body(product):

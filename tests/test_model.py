@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from mysfits import data, training
-from mysfits.model import N_CELLS, KnnModel
+from mysfits.ml import data, training
+from mysfits.ml.model import N_CELLS, KnnModel
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_load_errors(tmp_path, trained):
 
 
 def test_serving_imports_no_numpy():
-    code = "import sys, mysfits.model; print('numpy' in sys.modules or 'sklearn' in sys.modules)"
+    code = "import sys, mysfits.ml.model; print('numpy' in sys.modules or 'sklearn' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

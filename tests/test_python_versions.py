@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mysfits import PROJECT_ROOT
+from mysfits.project_files import PROJECT_ROOT
 from stacks.constructs.ml_notebook import LIFECYCLE_DIR
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "mysfit_recommendations_knn.ipynb"
@@ -85,10 +85,10 @@ def test_notebook_side_modules_type_check_on_python_310():
 @pytest.mark.parametrize(
     ("source", "modules"),
     [
-        ("from mysfits import data, training", {"mysfits", "mysfits.data", "mysfits.training"}),
-        ("import mysfits.sagemaker_job", {"mysfits.sagemaker_job"}),
-        ("from mysfits.model import KnnModel", {"mysfits.model"}),
-        ("import numpy\nfrom mysfits import CATALOG_PATH", {"mysfits"}),
+        ("from mysfits.ml import data, training", {"mysfits.ml", "mysfits.ml.data", "mysfits.ml.training"}),
+        ("import mysfits.ml.sagemaker_job", {"mysfits.ml.sagemaker_job"}),
+        ("from mysfits.ml.model import KnnModel", {"mysfits.ml.model"}),
+        ("import numpy\nfrom mysfits import settings", {"mysfits", "mysfits.settings"}),
     ],
 )
 def test_import_discovery_finds_project_modules(source, modules):

@@ -7,11 +7,12 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from mysfits.project_files import PROJECT_ROOT
 from stacks.api_stack import ApiStack
 from stacks.config import MysfitsConfig
 from stacks.constructs.supported_regions import CLOUDFRONT_LOG_REGIONS, knn_regions
 from stacks.recommendations_stack import RecommendationsStack
-from tests.cdk_support import PROJECT_ROOT, cdk_json_context
+from tests.cdk_support import cdk_json_context
 
 
 def only(resources: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mysfits.project_files import PROJECT_ROOT
 from stacks.constructs import seeded_repository as seed
-from tests.cdk_support import PROJECT_ROOT
 
 
 def git(root: Path, *args: str) -> None:

@@ -1,7 +1,7 @@
 """SageMaker-mode calls, checked request by request with botocore's Stubber (nothing leaves the machine)."""
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import boto3
@@ -11,8 +11,9 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
-from mysfits import sagemaker_job as job
 from mysfits import settings
+from mysfits.ml import sagemaker_job as job
+from mysfits.project_files import load_knn_image_registries
 from mysfits.settings import SageMakerNames
 
 REGION = "us-east-1"
@@ -43,7 +44,7 @@ def sagemaker():
 
 
 def test_registries_file_is_flat_region_to_account():
-    registries = settings.knn_registries()
+    registries = load_knn_image_registries()
     assert registries["us-east-1"] == "382416733822"
     assert registries["eu-west-1"] == "438346466558"
     assert all(isinstance(v, str) and len(v) == 12 and v.isdigit() for v in registries.values())
@@ -58,6 +59,8 @@ def test_image_uri_and_unknown_region():
 
 def test_names_come_from_the_shared_settings():
     assert NAMES.run_name(datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)) == NAME
+    # The pipeline names runs from its UTC start time: a caller's time in another zone must name the same run.
+    assert NAMES.run_name(datetime(2025, 1, 1, 13, 0, 0, tzinfo=timezone(timedelta(hours=1)))) == NAME
     assert settings.sagemaker_names(stack={}) == NAMES  # cdk.json's context
     with pytest.raises(ValueError, match="must start with 'mysfits-'"):
         job.create_model(

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from mysfits import PROJECT_ROOT, training
-from mysfits.model import KnnModel
+from mysfits.ml import training
+from mysfits.ml.model import KnnModel
+from mysfits.project_files import PROJECT_ROOT
 
 
 def run_cli(*args):

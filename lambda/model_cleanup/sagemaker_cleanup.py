@@ -1,10 +1,11 @@
 """Custom resource: when its stack is deleted, remove the SageMaker endpoint and every model and endpoint config
-under `<prefix>knn-`, so nothing keeps billing after `cdk destroy`. Create and Update do nothing: a stack update
-never touches a running endpoint.
+under `<prefix>knn-`, so nothing keeps billing after `cdk destroy`. Create and Update do nothing, and neither does a
+Delete while the stack is not being deleted: CloudFormation also sends Delete when an update removes or replaces the
+resource or a rollback undoes it, and a stack update must never touch a running endpoint.
 
 Driven by CDK's provider framework: `on_event` starts the deletion, `is_complete` is polled until the endpoint is
 gone and the rest is deleted. Any error is raised, so CloudFormation fails the delete and shows the reason. The
-names logic is `mysfits.settings` and the clean-up is `mysfits.sagemaker_job.clean_up`, packaged alongside.
+names logic is `mysfits.settings` and the clean-up is `mysfits.ml.sagemaker_job.clean_up`, packaged alongside.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from mysfits.sagemaker_job import SETTLING_STATUSES, clean_up, describe_endpoint
+from mysfits.ml.sagemaker_job import SETTLING_STATUSES, clean_up, describe_endpoint
 from mysfits.settings import SageMakerNames
 
 PHYSICAL_ID = "sagemaker-model-cleanup"  # stable: a changed property must never make CloudFormation delete it
+STACK_BEING_DELETED = "DELETE_IN_PROGRESS"
 logger = logging.getLogger("model-cleanup")
 logger.setLevel(logging.INFO)
 sagemaker = boto3.client("sagemaker")
+cloudformation = boto3.client("cloudformation")
 
 
 def _names(event: dict[str, Any]) -> SageMakerNames:
@@ -49,14 +52,25 @@ def _start_endpoint_deletion(names: SageMakerNames) -> str:
     return "Deleting"
 
 
+def _stack_is_being_deleted(event: dict[str, Any]) -> bool:
+    """True only for `cdk destroy` (the stack's own delete), not for an update's clean-up phase or a rollback."""
+    if event["RequestType"] != "Delete":
+        return False
+    (stack,) = cloudformation.describe_stacks(StackName=event["StackId"])["Stacks"]
+    status = str(stack["StackStatus"])
+    if status != STACK_BEING_DELETED:
+        logger.info("stack is %s, not being deleted: the endpoint and its models stay", status)
+    return status == STACK_BEING_DELETED
+
+
 def on_event(event: dict[str, Any], context: object) -> dict[str, Any]:
-    if event["RequestType"] == "Delete":
+    if _stack_is_being_deleted(event):
         _start_endpoint_deletion(_names(event))
     return {"PhysicalResourceId": event.get("PhysicalResourceId") or PHYSICAL_ID}
 
 
 def is_complete(event: dict[str, Any], context: object) -> dict[str, Any]:
-    if event["RequestType"] != "Delete":
+    if not _stack_is_being_deleted(event):
         return {"IsComplete": True}
     names = _names(event)
     if _start_endpoint_deletion(names) != "missing":

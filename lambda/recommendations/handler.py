@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import time
+from typing import Any, NamedTuple
 
 import boto3
 from botocore import exceptions as boto_errors
@@ -21,15 +22,33 @@ FIELDS = ("mysfitId", "name", "species", "description", "age", "goodEvil", "lawC
 RULE = "entry must be an array of 5 integers from 1 to 8"
 TOO_LARGE = f"the body must be at most {MAX_BODY_BYTES} bytes"
 MODEL = "the recommendation model"
-BUSY = ("throttled", 503, f"{MODEL} is busy; retry shortly", True)
-# SageMaker error code -> (outcome, status, message, send Retry-After); ModelNotReady is transient: 503.
+Event = dict[str, Any]
+Log = dict[str, Any]  # the request's log line, which is also its EMF metrics document
+Response = dict[str, Any]
+
+
+class Failure(NamedTuple):
+    """A request that gets no Mysfit: its `outcome` metric dimension, HTTP status and message for the caller."""
+
+    outcome: str
+    status: int
+    message: str
+    retry_after: bool = False  # transient: tell the caller when to try again
+
+
+BUSY = Failure("throttled", 503, f"{MODEL} is busy; retry shortly", retry_after=True)
+# SageMaker error code -> what the caller gets; ModelNotReady is transient: 503.
 ENDPOINT_ERRORS = dict.fromkeys(("Throttling", "ThrottlingException", "TooManyRequestsException"), BUSY) | {
-    "ModelNotReadyException": ("model_not_ready", 503, f"{MODEL} is loading; retry shortly", True),
-    "ServiceUnavailable": ("sagemaker_unavailable", 503, "SageMaker is unavailable; retry shortly", True),
-    "ModelError": ("model_error", 502, f"{MODEL} failed", False),
+    "ModelNotReadyException": Failure("model_not_ready", 503, f"{MODEL} is loading; retry shortly", True),
+    "ServiceUnavailable": Failure("sagemaker_unavailable", 503, "SageMaker is unavailable; retry shortly", True),
+    "ModelError": Failure("model_error", 502, f"{MODEL} failed"),
 }
-UPSTREAM_FAILED = ("upstream_error", 502, f"{MODEL} request failed", False)
-UNREACHABLE = ("unreachable", 502, f"{MODEL} could not be reached", False)
+UPSTREAM_FAILED = Failure("upstream_error", 502, f"{MODEL} request failed")
+UNREACHABLE = Failure("unreachable", 502, f"{MODEL} could not be reached")
+TIMED_OUT = Failure("timeout", 504, f"{MODEL} did not answer in time")
+INVALID_REPLY = Failure("invalid_reply", 502, f"{MODEL} gave an invalid answer")
+NOT_CONFIGURED = Failure("not_configured", 500, "the recommendation service is not configured")
+INTERNAL_ERROR = Failure("internal_error", 500, "internal error")
 # ConnectTimeoutError is also an EndpointConnectionError: timeouts are told apart first.
 TIMEOUTS = (boto_errors.ReadTimeoutError, boto_errors.ConnectTimeoutError)
 NOT_UTF8 = "the body must be valid UTF-8 (it holds U+FFFD, which stands in for invalid bytes)"
@@ -46,7 +65,7 @@ MODEL_LATENCY = {"Namespace": METRICS_NAMESPACE, "Dimensions": [[]], "Metrics": 
 logger = logging.getLogger("recommendations")
 
 
-def _load_catalog():
+def _load_catalog() -> dict[int, dict[str, Any]]:
     """Label -> Mysfit; a broken mysfits.json must fail the deployment, not a request."""
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "mysfits.json"), "rb") as file:
         mysfits = json.load(file)["mysfits"]
@@ -77,7 +96,7 @@ class BadRequest(Exception):
     """A client mistake; its text is the 400 message."""
 
 
-def _answers(event):
+def _answers(event: Event) -> list[int]:
     """The five answers, checked exactly like the API's RecommendationRequest model."""
     body, encoded = event.get("body"), event.get("isBase64Encoded")
     if not body or not isinstance(body, str | bytes):
@@ -111,7 +130,7 @@ def _answers(event):
     return entry
 
 
-def _label(payload):
+def _label(payload: bytes) -> int | None:
     """The catalog label in a reply like {"predictions": [{"predicted_label": 3.0}]}, else None."""
     try:
         (prediction,) = json.loads(payload)["predictions"]
@@ -123,7 +142,7 @@ def _label(payload):
     return label if type(label) is int and label in MYSFITS_BY_LABEL else None
 
 
-def _reply(log, outcome, status, body, retry_after=False):
+def _reply(log: Log, outcome: str, status: int, body: str, retry_after: bool = False) -> Response:
     log["outcome"], log["status"] = outcome, status
     headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
     if retry_after:
@@ -131,30 +150,30 @@ def _reply(log, outcome, status, body, retry_after=False):
     return {"statusCode": status, "headers": headers, "body": body}
 
 
-def _fail(log, outcome, status, message, retry_after=False):
-    log["reason"] = message
-    return _reply(log, outcome, status, json.dumps({"message": message}), retry_after)
+def _fail(log: Log, failure: Failure) -> Response:
+    log["reason"] = failure.message
+    return _reply(log, failure.outcome, failure.status, json.dumps({"message": failure.message}), failure.retry_after)
 
 
-def _endpoint_error(log, error):
+def _endpoint_error(log: Log, error: boto_errors.ClientError) -> Response:
     """Map a SageMaker error to what the caller can act on; log its code, never its body."""
     code = log["error"] = error.response.get("Error", {}).get("Code", "")
     text = str(error.response.get("Error", {}).get("Message", "")).lower()
     if code.startswith("Validation") and ("not found" in text or "service" in text):
         missing = f"{MODEL} is not deployed: SageMaker endpoint {ENDPOINT_NAME!r} is missing or not in service"
-        return _fail(log, "not_deployed", 503, missing)
+        return _fail(log, Failure("not_deployed", 503, missing))
     if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 429:
-        return _fail(log, *ENDPOINT_ERRORS.get(code, BUSY))
-    return _fail(log, *ENDPOINT_ERRORS.get(code, UPSTREAM_FAILED))
+        return _fail(log, ENDPOINT_ERRORS.get(code, BUSY))
+    return _fail(log, ENDPOINT_ERRORS.get(code, UPSTREAM_FAILED))
 
 
-def _recommend(event, log):
+def _recommend(event: Event, log: Log) -> Response:
     try:
         answers = log["answers"] = _answers(event)
     except BadRequest as problem:
-        return _fail(log, "bad_request", 400, str(problem))
+        return _fail(log, Failure("bad_request", 400, str(problem)))
     if not ENDPOINT_NAME:
-        return _fail(log, "not_configured", 500, "the recommendation service is not configured")
+        return _fail(log, NOT_CONFIGURED)
     started = time.perf_counter()
     try:
         reply = runtime_client.invoke_endpoint(
@@ -169,19 +188,19 @@ def _recommend(event, log):
     except boto_errors.BotoCoreError as error:
         log["error"] = type(error).__name__
         if isinstance(error, TIMEOUTS):
-            return _fail(log, "timeout", 504, f"{MODEL} did not answer in time")
+            return _fail(log, TIMED_OUT)
         if isinstance(error, boto_errors.EndpointConnectionError):
-            return _fail(log, *UNREACHABLE)
-        return _fail(log, *UPSTREAM_FAILED)
+            return _fail(log, UNREACHABLE)
+        return _fail(log, UPSTREAM_FAILED)
     finally:
         log["modelMs"] = round((time.perf_counter() - started) * 1000, 3)
     if label is None:
-        return _fail(log, "invalid_reply", 502, f"{MODEL} gave an invalid answer")
+        return _fail(log, INVALID_REPLY)
     log["mysfit"] = MYSFITS_BY_LABEL[label]["name"]
     return _reply(log, "recommended", 200, RECOMMENDATIONS[label])
 
 
-def _add_metrics(log):
+def _add_metrics(log: Log) -> None:
     """Make the log line an EMF document: Requests=1 by outcome (and Mysfit), ModelLatency when it was called."""
     directives = [BY_OUTCOME_AND_MYSFIT if "mysfit" in log else BY_OUTCOME]
     log["Requests"] = 1
@@ -191,17 +210,17 @@ def _add_metrics(log):
     log["_aws"] = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directives}
 
 
-def handler(event, context):
+def handler(event: Event, context: object) -> Response:
     """Lambda entry point (API Gateway REST proxy, payload 1.0): always a JSON reply, never a raise."""
     started = time.perf_counter()
     event = event if type(event) is dict else {}
-    api_context = event.get("requestContext") if type(event.get("requestContext")) is dict else {}
-    log = {"requestId": getattr(context, "aws_request_id", None) or api_context.get("requestId")}
+    api_context: dict[str, Any] = event["requestContext"] if type(event.get("requestContext")) is dict else {}
+    log: Log = {"requestId": getattr(context, "aws_request_id", None) or api_context.get("requestId")}
     try:
         response = _recommend(event, log)
     except Exception as error:  # a bug still answers JSON, without a stack trace
         log["error"] = type(error).__name__
-        response = _fail(log, "internal_error", 500, "internal error")
+        response = _fail(log, INTERNAL_ERROR)
     log["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
     level = logging.INFO if log["status"] < 500 else logging.WARNING if log["status"] > 500 else logging.ERROR
     if logger.isEnabledFor(level):

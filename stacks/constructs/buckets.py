@@ -2,9 +2,11 @@
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from stacks.constructs.acknowledgments import acknowledge
 
 ACCESS_LOG_EXPIRY = Duration.days(90)
 # Every bucket here: no public access, encrypted, TLS only, and gone with `cdk destroy` (contents included).
@@ -32,12 +34,12 @@ class AccessLogsBucket(s3.Bucket):
             ),
             lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=ACCESS_LOG_EXPIRY)],
         )
-        Validations.of(self).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-S1",
-                reason="This is the access-log bucket itself; logging it into itself would loop and logging it "
-                "elsewhere needs yet another bucket. Its objects expire after 90 days.",
-            )
+        acknowledge(
+            self,
+            {
+                "AwsSolutions-S1": "This is the access-log bucket itself; logging it into itself would loop and "
+                "logging it elsewhere needs yet another bucket. Its objects expire after 90 days."
+            },
         )
 
 

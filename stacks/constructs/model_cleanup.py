@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, CustomResource, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -16,12 +16,26 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
 from mysfits.settings import SageMakerNames
+from stacks.constructs.acknowledgments import (
+    SAGEMAKER_ARN_HEAD,
+    acknowledge,
+    arn_of,
+    managed_policy,
+    wildcard_resource,
+)
 from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HANDLER = PROJECT_ROOT / "lambda" / "model_cleanup" / "sagemaker_cleanup.py"
 # The names logic and the clean-up itself ship with the function: one implementation for notebook and stack.
-SHARED_MODULES = ("__init__.py", "settings.py", "sagemaker_job.py", "knn_image_registries.json")
+SHARED_MODULES = (
+    "__init__.py",
+    "project_files.py",
+    "settings.py",
+    "ml/__init__.py",
+    "ml/sagemaker_job.py",
+    "ml/knn_image_registries.json",
+)
 RESOURCE_TYPE = "Custom::SageMakerModelCleanup"
 # Deleting an endpoint takes minutes; CloudFormation waits for a custom resource up to one hour.
 TOTAL_TIMEOUT = Duration.minutes(45)
@@ -32,8 +46,8 @@ def stage_cleanup_code(destination: Path) -> Path:
     """The handler at the top of the bundle and the `mysfits` modules it imports (nothing else of the package)."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy2(HANDLER, destination / HANDLER.name)
-    (destination / "mysfits").mkdir(exist_ok=True)
     for name in SHARED_MODULES:
+        (destination / "mysfits" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT_ROOT / "mysfits" / name, destination / "mysfits" / name)
     return destination
 
@@ -66,6 +80,10 @@ class ModelCleanup(Construct):
         )
         statements = {
             "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [self.log_group.log_group_arn]),
+            # A Delete acts only while this stack itself is being deleted (not on an update's clean-up or rollback).
+            "ReadOwnStackStatus": (["cloudformation:DescribeStacks"], [stack.stack_id]),
+            # The Service Authorization Reference lists ListStacks as a dependent action of DescribeStacks.
+            "ListStacks": (["cloudformation:ListStacks"], ["*"]),
             "DeleteTheEndpoint": (
                 ["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"],
                 [endpoint_arn(stack, names)],
@@ -131,68 +149,56 @@ class ModelCleanup(Construct):
         )
         for construct in keep_until_done:
             self.resource.node.add_dependency(construct)
-        self._acknowledge(stack, [on_event, is_complete])
+        self._acknowledge([on_event, is_complete])
 
-    def _acknowledge(self, stack: Stack, handlers: list[lambda_.Function]) -> None:
+    def _acknowledge(self, handlers: list[lambda_.Function]) -> None:
         names = self.names
-        arn_head = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
-        Validations.of(self.role).acknowledge(
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{arn_head}:{kind}/{names.run_prefix}*]",
-                    reason=f"Every training run creates its own {names.run_prefix}<timestamp> {kind}, whoever ran it "
-                    "(notebook or pipeline); on stack delete all of them go, and only names under that prefix.",
-                )
-                for kind in ("model", "endpoint-config")
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="sagemaker:ListModels and sagemaker:ListEndpointConfigs have no resource types in the Service "
-                f"Authorization Reference; the handler deletes only names starting with {names.run_prefix}.",
-            ),
+        acknowledge(
+            self.role,
+            {
+                **{
+                    wildcard_resource(f"{SAGEMAKER_ARN_HEAD}:{kind}/{names.run_prefix}*"): "Every training run "
+                    f"creates its own {names.run_prefix}<timestamp> {kind}, whoever ran it (notebook or pipeline); on "
+                    "stack delete all of them go, and only names under that prefix."
+                    for kind in ("model", "endpoint-config")
+                },
+                wildcard_resource("*"): "sagemaker:ListModels, sagemaker:ListEndpointConfigs and "
+                "cloudformation:ListStacks (which the Service Authorization Reference makes a dependent action of "
+                f"DescribeStacks) have no resource types; the handler deletes only names starting with "
+                f"{names.run_prefix}.",
+            },
         )
-        handler_arns = [f"<{stack.get_logical_id(fn.node.default_child)}.Arn>:*" for fn in handlers]  # type: ignore[arg-type]
         framework_reason = (
             "CDK's custom resource provider framework: its functions invoke the clean-up handlers (and any version "
             "of them, hence ':*'); the framework's own role layout cannot be changed from this construct."
         )
         for child in ("framework-onEvent", "framework-isComplete", "framework-onTimeout"):
-            framework_role = self.provider.node.find_child(child).node.find_child("ServiceRole")
-            Validations.of(framework_role).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AWSLambdaBasicExecutionRole]",
-                    reason="The provider framework's functions get AWSLambdaBasicExecutionRole from CDK; they log to "
-                    "this construct's provider log group, which has retention and is deleted with the stack.",
-                ),
-                *(
-                    Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{arn}]", reason=framework_reason)
-                    for arn in handler_arns
-                ),
+            acknowledge(
+                self.provider.node.find_child(child).node.find_child("ServiceRole"),
+                {
+                    managed_policy("service-role/AWSLambdaBasicExecutionRole"): "The provider framework's functions "
+                    "get AWSLambdaBasicExecutionRole from CDK; they log to this construct's provider log group, which "
+                    "has retention and is deleted with the stack.",
+                    **dict.fromkeys((wildcard_resource(f"{arn_of(fn)}:*") for fn in handlers), framework_reason),
+                },
             )
         waiter = self.provider.node.find_child("waiter-state-machine")
         waiter_functions = [
-            self.provider.node.find_child(child).node.find_child("Resource")
-            for child in ("framework-isComplete", "framework-onTimeout")
+            self.provider.node.find_child(child) for child in ("framework-isComplete", "framework-onTimeout")
         ]
-        Validations.of(waiter.node.find_child("Role")).acknowledge(
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(fn)}.Arn>:*]",  # type: ignore[arg-type]
-                    reason=framework_reason,
-                )
-                for fn in waiter_functions
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="The provider's waiter state machine logs to CloudWatch Logs; Step Functions' log delivery "
-                "actions (logs:CreateLogDelivery and the rest) have no resource types, so they need '*'.",
-            ),
+        acknowledge(
+            waiter.node.find_child("Role"),
+            {
+                **dict.fromkeys((wildcard_resource(f"{arn_of(fn)}:*") for fn in waiter_functions), framework_reason),
+                wildcard_resource("*"): "The provider's waiter state machine logs to CloudWatch Logs; Step Functions' "
+                "log delivery actions (logs:CreateLogDelivery and the rest) have no resource types, so they need '*'.",
+            },
         )
-        Validations.of(waiter.node.find_child("Resource")).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SF2",
-                reason="CDK's provider framework offers no X-Ray option for its waiter state machine; it only polls "
-                "the is_complete handler during a stack delete, and it logs ALL events to the provider log group.",
-            )
+        acknowledge(
+            waiter.node.find_child("Resource"),
+            {
+                "AwsSolutions-SF2": "CDK's provider framework offers no X-Ray option for its waiter state machine; it "
+                "only polls the is_complete handler during a stack delete, and it logs ALL events to the provider "
+                "log group."
+            },
         )

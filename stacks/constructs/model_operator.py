@@ -1,16 +1,16 @@
 """The policy a person needs for `python -m mysfits aws deploy-model | delete-model`, and nothing more: attach
 it to the user or role that runs the CLI (the stack outputs its ARN)."""
 
-from aws_cdk import Acknowledgment, Fn, Stack, Validations
+from aws_cdk import Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from mysfits.settings import SageMakerNames
+from stacks.constructs.acknowledgments import ARN_HEAD, SAGEMAKER_ARN_HEAD, acknowledge, arn_of, wildcard_resource
+from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
 from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
-
-ARTIFACTS_FOLDER = "knn"
 
 
 class ModelOperatorPolicy(Construct):
@@ -67,41 +67,31 @@ class ModelOperatorPolicy(Construct):
                 for sid, (actions, resources) in statements.items()
             ],
         )
-        Validations.of(self.policy).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="cloudformation:ListStacks and sagemaker:ListModels / ListEndpointConfigs have no resource "
-                f"types; delete-model deletes only names under {names.run_prefix}.",
-            ),
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/{stack.stack_name}/*]",
-                reason="A stack ARN ends in a generated id; the name pins the one stack whose outputs the CLI reads.",
-            ),
-        )
-        bucket_id = stack.get_logical_id(artifacts_bucket.node.default_child)  # type: ignore[arg-type]
         machine_id = stack.get_logical_id(state_machine.node.default_child)  # type: ignore[arg-type]
-        name_token = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{machine_id}"}}]}}]}}'
-        head = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
-        Validations.of(self.policy).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{ARTIFACTS_FOLDER}/*]",
-                reason=f"deploy-model uploads each run's training data to a new key under {ARTIFACTS_FOLDER}/ in "
-                "this stack's artifacts bucket; no other bucket or folder.",
-            ),
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{head.format(service='states')}{kind}:{name_token}:*]",
-                    reason="Each execution of the one model pipeline has a generated id; the state machine's own "
-                    "name pins the executions to it.",
-                )
-                for kind in ("execution", "express")
-            ),
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{head.format(service='sagemaker')}{kind}/{names.run_prefix}*]",
-                    reason=f"delete-model removes every run's {kind} ({names.run_prefix}<time>), whoever made it; "
-                    "nothing outside the prefix.",
-                )
-                for kind in ("endpoint-config", "model")
-            ),
+        machine_name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{machine_id}"}}]}}]}}'  # how cdk-nag writes it
+        acknowledge(
+            self.policy,
+            {
+                wildcard_resource("*"): "cloudformation:ListStacks and sagemaker:ListModels / ListEndpointConfigs "
+                f"have no resource types; delete-model deletes only names under {names.run_prefix}.",
+                wildcard_resource(f"{ARN_HEAD.format(service='cloudformation')}:stack/{stack.stack_name}/*"): (
+                    "A stack ARN ends in a generated id; the name pins the one stack whose outputs the CLI reads."
+                ),
+                wildcard_resource(f"{arn_of(artifacts_bucket)}/{ARTIFACTS_FOLDER}/*"): "deploy-model uploads each "
+                f"run's training data to a new key under {ARTIFACTS_FOLDER}/ in this stack's artifacts bucket; no "
+                "other bucket or folder.",
+                **dict.fromkeys(
+                    (
+                        wildcard_resource(f"{ARN_HEAD.format(service='states')}:{kind}:{machine_name}:*")
+                        for kind in ("execution", "express")
+                    ),
+                    "Each execution of the one model pipeline has a generated id; the state machine's own name "
+                    "pins the executions to it.",
+                ),
+                **{
+                    wildcard_resource(f"{SAGEMAKER_ARN_HEAD}:{kind}/{names.run_prefix}*"): "delete-model removes "
+                    f"every run's {kind} ({names.run_prefix}<time>), whoever made it; nothing outside the prefix."
+                    for kind in ("endpoint-config", "model")
+                },
+            },
         )

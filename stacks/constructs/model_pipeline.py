@@ -6,7 +6,7 @@ format of `SageMakerNames.run_name`), runs as the project's SageMaker role (the 
 CDK's own), and uses the hyperparameters, variant and hosting of `mysfits/settings.py`.
 """
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Size, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -24,10 +24,12 @@ from mysfits.settings import (
     SageMakerNames,
     knn_hyperparameters,
 )
+from stacks.constructs.acknowledgments import SAGEMAKER_ARN_HEAD, acknowledge, wildcard_resource
+from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
 from stacks.constructs.sagemaker_arns import endpoint_arn as sagemaker_endpoint_arn
 from stacks.constructs.sagemaker_arns import run_arn
 
-ARTIFACTS_OUTPUT_FOLDER = "knn/output/"
+ARTIFACTS_OUTPUT_FOLDER = f"{ARTIFACTS_FOLDER}/output/"
 # The rule Step Functions creates for `.sync` training jobs (Step Functions developer guide, SageMaker policies).
 SYNC_TRAINING_RULE_NAME = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 # What a state machine needs to log to CloudWatch Logs, and to send X-Ray traces (Step Functions developer guide).
@@ -53,6 +55,9 @@ TRAINING_MAX_RUNTIME = Duration.hours(1)
 EXECUTION_TIMEOUT = Duration.hours(3)
 # DescribeEndpoint's answer when there is no such endpoint (a ValidationException).
 MISSING_ENDPOINT = "*Could not find endpoint*"
+# Where the polls keep DescribeEndpoint's answer: the endpoint being deployed, and the old one being deleted.
+ENDPOINT_PATH = "$.endpoint"
+DELETING_PATH = "$.deleting"
 # `$$.Execution.StartTime` is ISO 8601 (2026-01-02T03:04:05.678Z); each of these characters splits it.
 START_TIME_SEPARATORS = "-T:.Z"
 
@@ -82,6 +87,9 @@ class ModelPipeline(Construct):
         stack = Stack.of(self)
         self.names = names
 
+        # The tasks pass this role to SageMaker; a mutable role would receive CDK's own grants for them (S3 read and
+        # write on '*' for the JSON-path locations). The role's policy is its owner's: it already reads knn/.
+        task_role = iam.Role.from_role_arn(self, "SageMakerRole", sagemaker_role.role_arn, mutable=False)
         endpoint_arn = sagemaker_endpoint_arn(stack, names)
         run_config_arn = run_arn(stack, "endpoint-config", names)
         run = sfn.JsonPath.string_at("$.names.run")
@@ -117,7 +125,7 @@ class ModelPipeline(Construct):
             comment="Built-in k-NN on the uploaded CSV; waits for the job (.sync)",
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
             training_job_name=run,
-            role=sagemaker_role,
+            role=task_role,
             algorithm_specification=tasks.AlgorithmSpecification(
                 training_image=tasks.DockerImage.from_registry(knn_image_uri),
                 training_input_mode=tasks.InputMode.FILE,
@@ -130,7 +138,6 @@ class ModelPipeline(Construct):
                     compression_type=tasks.CompressionType.NONE,
                     data_source=tasks.DataSource(
                         s3_data_source=tasks.S3DataSource(
-                            # A JSON path grants nothing: the SageMaker role already reads knn/ and nothing else.
                             s3_location=tasks.S3Location.from_json_expression("$.args.trainingData"),
                             s3_data_type=tasks.S3DataType.S3_PREFIX,
                             s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
@@ -163,7 +170,7 @@ class ModelPipeline(Construct):
             self,
             "Create model",
             model_name=run,
-            role=sagemaker_role,
+            role=task_role,
             primary_container=tasks.ContainerDefinition(
                 image=tasks.DockerImage.from_registry(knn_image_uri),
                 model_s3_location=tasks.S3Location.from_json_expression("$.training.modelData"),
@@ -208,18 +215,26 @@ class ModelPipeline(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         wait_for_deletion = sfn.Wait(self, "Wait for deletion", time=sfn.WaitTime.duration(POLL_INTERVAL))
-        check_deletion = self._describe_endpoint("Check deletion", endpoint_arn, "$.deleting")
+        check_deletion = self._describe_endpoint("Check deletion", endpoint_arn, DELETING_PATH)
         wait_for_endpoint = sfn.Wait(self, "Wait for endpoint", time=sfn.WaitTime.duration(POLL_INTERVAL))
-        check_endpoint = self._describe_endpoint("Check endpoint", endpoint_arn, "$.endpoint")
+        check_endpoint = self._describe_endpoint("Check endpoint", endpoint_arn, ENDPOINT_PATH)
         deployed = sfn.Succeed(self, "Deployed")
+        # The whole DescribeEndpoint answer: FailureReason is optional, and a CausePath that selects nothing fails
+        # the Fail state itself (States.Runtime) instead of showing why.
         endpoint_failed = sfn.Fail(
-            self, "Endpoint failed", error="EndpointFailed", cause_path="$.endpoint.FailureReason"
+            self, "Endpoint failed", error="EndpointFailed", cause_path=f"States.JsonToString({ENDPOINT_PATH})"
         )
         update_rolled_back = sfn.Fail(
             self,
             "Update rolled back",
-            error="EndpointUpdateFailed",
-            cause_path="$.endpoint.FailureReason",  # SageMaker keeps the old config in service and says why
+            error="EndpointUpdateFailed",  # SageMaker keeps the old config in service and says why
+            cause_path=f"States.JsonToString({ENDPOINT_PATH})",
+        )
+        deletion_failed = sfn.Fail(
+            self,
+            "Deletion failed",
+            error="EndpointDeletionFailed",  # the old endpoint is neither Deleting nor gone: do not wait for hours
+            cause_path=f"States.JsonToString({DELETING_PATH})",
         )
 
         # Transient refusals: CreateEndpoint reads the new config eventually consistently (API reference: retry).
@@ -257,7 +272,11 @@ class ModelPipeline(Construct):
         describe_current_config.next(
             sfn.Choice(self, "Same hosting kind?").when(same_kind, update_endpoint).otherwise(delete_endpoint)
         )
-        delete_endpoint.next(wait_for_deletion).next(check_deletion).next(wait_for_deletion)
+        delete_endpoint.next(wait_for_deletion).next(check_deletion).next(
+            sfn.Choice(self, "Still deleting?")
+            .when(sfn.Condition.string_equals(f"{DELETING_PATH}.EndpointStatus", "Deleting"), wait_for_deletion)
+            .otherwise(deletion_failed)
+        )
         create_endpoint.next(wait_for_endpoint)
         update_endpoint.next(wait_for_endpoint)
         wait_for_endpoint.next(check_endpoint).next(
@@ -332,21 +351,21 @@ class ModelPipeline(Construct):
         }
         for sid, (actions, resources) in statements.items():
             self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
-        arn_head = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
-        Validations.of(self.role).acknowledge(
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{arn_head}:{kind}/{names.run_prefix}*]",
-                    reason=f"Each execution names its training job, model and endpoint config {names.run_prefix}"
-                    "<start time>, so the prefix is the narrowest scope that admits a new run and no other resource.",
-                )
-                for kind in ("training-job", "model", "endpoint-config")
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="Step Functions' log delivery actions (logs:CreateLogDelivery and the rest) and X-Ray's "
-                "PutTraceSegments, PutTelemetryRecords and GetSampling* have no resource types, so they need '*'.",
-            ),
+        acknowledge(
+            self.role,
+            {
+                **dict.fromkeys(
+                    (
+                        wildcard_resource(f"{SAGEMAKER_ARN_HEAD}:{kind}/{names.run_prefix}*")
+                        for kind in ("training-job", "model", "endpoint-config")
+                    ),
+                    f"Each execution names its training job, model and endpoint config {names.run_prefix}<start "
+                    "time>, so the prefix is the narrowest scope that admits a new run and no other resource.",
+                ),
+                wildcard_resource("*"): "Step Functions' log delivery actions (logs:CreateLogDelivery and the rest) "
+                "and X-Ray's PutTraceSegments, PutTelemetryRecords and GetSampling* have no resource types, so they "
+                "need '*'.",
+            },
         )
         self.role.add_to_policy(
             iam.PolicyStatement(

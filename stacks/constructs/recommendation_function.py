@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mysfits.settings import InvokeBudget
+from stacks.constructs.acknowledgments import acknowledge, wildcard_resource
 
 HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "recommendations"
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".DS_Store"]
@@ -86,10 +87,10 @@ class RecommendationFunction(Construct):
                 **invoke_budget.environment(),
             },
         )
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="Added by Lambda active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
-                "have no resource-level permissions, so X-Ray requires Resource '*'.",
-            )
+        acknowledge(
+            self.role,
+            {
+                wildcard_resource("*"): "Added by Lambda active tracing: xray:PutTraceSegments and "
+                "xray:PutTelemetryRecords have no resource-level permissions, so X-Ray requires Resource '*'."
+            },
         )

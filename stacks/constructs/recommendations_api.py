@@ -1,15 +1,16 @@
 """The REST API: `POST /recommendations`, validated at the edge against the OpenAPI request schema."""
 
-from aws_cdk import Acknowledgment, Fn, RemovalPolicy, Validations
+from aws_cdk import Fn, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mysfits.settings import API_STAGE_NAME, api_path
 from stacks.api_contract import REQUEST_SCHEMA_NAME, component_schema, to_api_gateway_schema
+from stacks.constructs.acknowledgments import acknowledge, managed_policy
 
-STAGE_NAME = "prod"
-RESOURCE_PATH = "recommendations"
+RESOURCE_PATH = api_path().removeprefix("/")
 BAD_BODY_MESSAGE = (
     '{"message": "Invalid request body: expected {\\"entry\\": [five integers from 1 to 8]} with no other fields"}'
 )
@@ -49,7 +50,7 @@ class RecommendationsApi(Construct):
             cloud_watch_role=create_account_role,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if create_account_role else None,
             deploy_options=apigw.StageOptions(
-                stage_name=STAGE_NAME,
+                stage_name=API_STAGE_NAME,
                 throttling_rate_limit=throttle_rate_limit,
                 throttling_burst_limit=throttle_burst_limit,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
@@ -117,7 +118,9 @@ class RecommendationsApi(Construct):
         self.execution_log_group = logs.LogGroup(
             self,
             "ExecutionLogs",
-            log_group_name=Fn.join("", ["API-Gateway-Execution-Logs_", self.rest_api.rest_api_id, f"/{STAGE_NAME}"]),
+            log_group_name=Fn.join(
+                "", ["API-Gateway-Execution-Logs_", self.rest_api.rest_api_id, f"/{API_STAGE_NAME}"]
+            ),
             retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
@@ -130,23 +133,21 @@ class RecommendationsApi(Construct):
             "visitors submit five questionnaire answers and no user data is stored or returned. Abuse is "
             "bounded by stage throttling and edge validation."
         )
-        Validations.of(self.method).acknowledge(
-            Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
-            Acknowledgment(id="AwsSolutions-COG4", reason=reason),
-        )
-        Validations.of(self.rest_api.deployment_stage).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-APIG3",
-                reason="No WAF web ACL: it bills about $5/month plus rules for a demo API that is already "
-                "throttled per stage and reached mostly through CloudFront; add one for production traffic.",
-            )
+        acknowledge(self.method, dict.fromkeys(("AwsSolutions-APIG4", "AwsSolutions-COG4"), reason))
+        acknowledge(
+            self.rest_api.deployment_stage,
+            {
+                "AwsSolutions-APIG3": "No WAF web ACL: it bills about $5/month plus rules for a demo API that is "
+                "already throttled per stage and reached mostly through CloudFront; add one for production traffic."
+            },
         )
         if not create_account_role:
             return
-        Validations.of(self.rest_api).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-                reason="API Gateway's account-level CloudWatch role, which execution logging requires; AWS's "
-                "managed policy is the documented minimum for it and the role trusts only API Gateway.",
-            )
+        acknowledge(
+            self.rest_api,
+            {
+                managed_policy("service-role/AmazonAPIGatewayPushToCloudWatchLogs"): "API Gateway's account-level "
+                "CloudWatch role, which execution logging requires; AWS's managed policy is the documented minimum "
+                "for it and the role trusts only API Gateway."
+            },
         )

@@ -28,7 +28,7 @@ from cdk_monitoring_constructs import (
 )
 from constructs import Construct
 
-from stacks.constructs.recommendations_api import STAGE_NAME
+from mysfits.settings import API_STAGE_NAME
 
 ALARM_NAME_PREFIX = "mysfits"
 DASHBOARD_NAME = "mysfits-recommendations"
@@ -95,7 +95,7 @@ class ServiceMonitoring(Construct):
         self._monitor_outcomes(metrics_namespace)
         self.facade.monitor_api_gateway(
             api=api,
-            api_stage=STAGE_NAME,  # a constant, so the alarms need no cross-stack reference for it
+            api_stage=API_STAGE_NAME,  # a constant, so the alarms need no cross-stack reference for it
             alarm_friendly_name="Api",
             human_readable_name="REST API POST /recommendations",
             add5_xx_fault_rate_alarm={

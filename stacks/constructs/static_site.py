@@ -1,9 +1,6 @@
 """The website: a private bucket behind CloudFront (OAC), with the API served on the same origin."""
 
-from pathlib import Path
-from typing import cast
-
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -12,18 +9,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from mysfits.project_files import CATALOG_DIR, CATALOG_PATH, WEB_DIR
+from mysfits.settings import CONTENT_SECURITY_POLICY, api_path
+from stacks.constructs.acknowledgments import acknowledge, arn_of, managed_policy, wildcard_resource
 from stacks.constructs.buckets import PrivateBucket
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-WEB_DIR = PROJECT_ROOT / "web"
-CATALOG_DIR = PROJECT_ROOT / "lambda" / "recommendations"
-CATALOG_FILE = "mysfits.json"
-API_PATH_PATTERN = "/recommendations"
-# The page loads only its own files and calls only its own origin, so the policy can be this strict.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
 
 
 class StaticSite(Construct):
@@ -77,7 +66,7 @@ class StaticSite(Construct):
             ),
             additional_behaviors={
                 # Same origin as the page: no CORS, no API URL baked into the site.
-                API_PATH_PATTERN: cloudfront.BehaviorOptions(
+                api_path(): cloudfront.BehaviorOptions(
                     origin=origins.RestApiOrigin(api),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
@@ -102,7 +91,7 @@ class StaticSite(Construct):
             sources=[
                 s3deploy.Source.asset(str(WEB_DIR)),
                 # The catalog ships from the Lambda package so the site and the handler can never disagree.
-                s3deploy.Source.asset(str(CATALOG_DIR), exclude=["*", f"!{CATALOG_FILE}"]),
+                s3deploy.Source.asset(str(CATALOG_DIR), exclude=["*", f"!{CATALOG_PATH.name}"]),
             ],
             destination_bucket=self.bucket,
             distribution=self.distribution,
@@ -113,63 +102,49 @@ class StaticSite(Construct):
         )
 
         self._acknowledge_deployment_handler()
-        Validations.of(self.distribution).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-CFR1",
-                reason="The site is for a worldwide audience; there is no country it must be withheld from.",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-CFR2",
-                reason="No WAF web ACL: static files plus one throttled, validated API path; a web ACL bills "
-                "about $5/month plus rules, which this demo does not need. Add one for production traffic.",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-CFR4",
-                reason="No custom domain, so the distribution uses the default *.cloudfront.net certificate, "
-                "whose TLS policy CloudFront sets; with a custom domain set minimumProtocolVersion TLSv1.2_2021.",
-            ),
+        acknowledge(
+            self.distribution,
+            {
+                "AwsSolutions-CFR1": "The site is for a worldwide audience; there is no country it must be "
+                "withheld from.",
+                "AwsSolutions-CFR2": "No WAF web ACL: static files plus one throttled, validated API path; a web "
+                "ACL bills about $5/month plus rules, which this demo does not need. Add one for production traffic.",
+                "AwsSolutions-CFR4": "No custom domain, so the distribution uses the default *.cloudfront.net "
+                "certificate, whose TLS policy CloudFront sets; with a custom domain set minimumProtocolVersion "
+                "TLSv1.2_2021.",
+            },
         )
 
     def _acknowledge_deployment_handler(self) -> None:
         """BucketDeployment's handler is a CDK-managed singleton: its role and runtime are aws-cdk-lib's."""
         stack = Stack.of(self)
-        bucket_id = stack.get_logical_id(cast(s3.CfnBucket, self.bucket.node.default_child))
         managed = "CDK-managed BucketDeployment handler (one per stack, defined by aws-cdk-lib, not this project): "
-        Validations.of(self.deployment.handler_role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AWSLambdaBasicExecutionRole]",
-                reason=managed + "it writes its logs with AWS's basic execution policy.",
-            ),
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Action::{action}]",
-                    reason=managed + "it copies the web assets from the CDK assets bucket into the site bucket "
-                    "and prunes stale files; its grants are limited to those two buckets.",
-                )
-                for action in ("s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*", "s3:DeleteObject*")
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
-                "<AWS::Region>/*]",
-                reason=managed + "it reads the zipped site from the CDK bootstrap assets bucket.",
-            ),
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
-                reason=managed + "it writes and prunes every object of the site bucket it deploys.",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason=managed + "cloudfront:CreateInvalidation/GetInvalidation have no resource-level scoping in "
-                "the handler's policy; it invalidates the site after each deployment.",
-            ),
+        acknowledge(
+            self.deployment.handler_role,
+            {
+                managed_policy("service-role/AWSLambdaBasicExecutionRole"): managed
+                + "it writes its logs with AWS's basic execution policy.",
+                **dict.fromkeys(
+                    (
+                        f"AwsSolutions-IAM5[Action::{action}]"
+                        for action in ("s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*", "s3:DeleteObject*")
+                    ),
+                    managed + "it copies the web assets from the CDK assets bucket into the site bucket and prunes "
+                    "stale files; its grants are limited to those two buckets.",
+                ),
+                wildcard_resource("arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"): (
+                    managed + "it reads the zipped site from the CDK bootstrap assets bucket."
+                ),
+                wildcard_resource(f"{arn_of(self.bucket)}/*"): managed
+                + "it writes and prunes every object of the site bucket it deploys.",
+                wildcard_resource("*"): managed + "cloudfront:CreateInvalidation/GetInvalidation have no "
+                "resource-level scoping in the handler's policy; it invalidates the site after each deployment.",
+            },
         )
         handler = next(
             child for child in stack.node.children if child.node.id.startswith("Custom::CDKBucketDeployment")
         )
-        Validations.of(handler).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-L1",
-                reason=managed + "its Python runtime is pinned by aws-cdk-lib and moves forward with it.",
-            )
+        acknowledge(
+            handler,
+            {"AwsSolutions-L1": managed + "its Python runtime is pinned by aws-cdk-lib and moves forward with it."},
         )

@@ -7,7 +7,7 @@ an obscure error from a mapping lookup or from CloudFront half-way through.
 from aws_cdk import Aws, CfnRule, CfnRuleAssertion, Fn
 from constructs import Construct
 
-from mysfits.settings import knn_registries
+from mysfits.project_files import load_knn_image_registries
 
 # CloudFront delivers standard logs only to buckets in Regions enabled by default, not in opt-in Regions
 # (CloudFront Developer Guide, "Choosing an Amazon S3 bucket for your standard logs").
@@ -33,8 +33,8 @@ CLOUDFRONT_LOG_REGIONS = (
 
 
 def knn_regions() -> tuple[str, ...]:
-    """Regions where AWS publishes the built-in k-NN image (mysfits/knn_image_registries.json)."""
-    return tuple(sorted(knn_registries()))
+    """Regions where AWS publishes the built-in k-NN image (mysfits/ml/knn_image_registries.json)."""
+    return tuple(sorted(load_knn_image_registries()))
 
 
 class SupportedRegions(Construct):

@@ -15,6 +15,7 @@ sys.path.insert(0, str(PROJECT_ROOT))  # integ-runner runs this file by its path
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk import integ_tests_alpha as integ  # noqa: E402
 
+from mysfits.project_files import load_cdk_context  # noqa: E402
 from stacks.application import build_app  # noqa: E402
 from stacks.config import MysfitsConfig  # noqa: E402
 
@@ -31,8 +32,7 @@ SITE_TIMEOUT = cdk.Duration.minutes(10)
 
 def integ_context() -> dict[str, Any]:
     """cdk.json's context (feature flags included) with the test's own names."""
-    context = json.loads((PROJECT_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
-    return {**context, **INTEG_CONTEXT}
+    return {**load_cdk_context(), **INTEG_CONTEXT}
 
 
 def build_integ_app(outdir: str | None = None) -> cdk.App:

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from mysfits.local.limits import FUNCTION_TIMEOUT_SECONDS
+from mysfits.settings import API_STAGE_NAME
+from mysfits.standins.endpoint import LOCAL_ACCOUNT_ID
+from mysfits.standins.limits import FUNCTION_TIMEOUT_SECONDS
 
-LOCAL_ACCOUNT_ID = "000000000000"
 API_ID = "local"
-STAGE = "prod"
 FUNCTION_NAME = "mysfits-recommendations"
 INTERNAL_ERROR = (502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
 
@@ -95,10 +95,10 @@ def build_proxy_event(
             "httpMethod": method,
             "extendedRequestId": request_id[:16],
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "path": f"/{STAGE}{path}",
+            "path": f"/{API_STAGE_NAME}{path}",
             "accountId": LOCAL_ACCOUNT_ID,
             "protocol": "HTTP/1.1",
-            "stage": STAGE,
+            "stage": API_STAGE_NAME,
             "domainPrefix": host.split(".", 1)[0],
             "requestTimeEpoch": int(now.timestamp() * 1000),
             "requestId": request_id,

@@ -37,7 +37,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from mysfits.local import limits
+from mysfits.standins import limits
 
 SKIPPABLE_BODY_BYTES = 64 * 1024
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
@@ -348,6 +348,10 @@ class LocalServer:
 
     def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
         self._sock = sock
+        self.host: str
+        self.port: int
+        self.host, self.port = sock.getsockname()[:2]
+        self.url = f"http://{self.host}:{self.port}"  # without a trailing slash
         config = uvicorn.Config(
             app,
             http=JsonH11Protocol,
@@ -365,19 +369,6 @@ class LocalServer:
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self.started_threads: list[threading.Thread] = []
-
-    @property
-    def host(self) -> str:
-        return self._sock.getsockname()[0]
-
-    @property
-    def port(self) -> int:
-        return self._sock.getsockname()[1]
-
-    @property
-    def url(self) -> str:
-        """Base URL without a trailing slash."""
-        return f"http://{self.host}:{self.port}"
 
     def start(self, name: str) -> None:
         """Serve in a thread; return once the server accepts connections."""
@@ -414,3 +405,21 @@ class LocalServer:
             self._thread.join(timeout=10)
             self._thread = None
         self._sock.close()
+
+
+class ServedBy:
+    """``host``, ``port`` and ``url`` (no trailing slash) of what ``_server`` serves: one definition for each."""
+
+    _server: LocalServer
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        return self._server.url

@@ -1,6 +1,6 @@
 """The trained k-NN model as the local endpoint serves it: a lookup table, pure Python, no numpy.
 
-Five answers in 1..8 give only 8^5 = 32768 possible questionnaires, so training (``mysfits.training``)
+Five answers in 1..8 give only 8^5 = 32768 possible questionnaires, so training (``mysfits.ml.training``)
 evaluates the k-NN vote for every one of them once and stores the winning label per cell. Serving is
 then an O(1) list lookup at index Σ (a_i - 1)·8^(4-i), identical to running the k-NN search on the
 request, and needs neither numpy nor scikit-learn at import time.
@@ -22,15 +22,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mysfits import CATALOG_PATH
+from mysfits.project_files import load_catalog
+from mysfits.settings import FEATURE_DIM, N_ANSWERS, N_CELLS, PREDICTOR_TYPE
 
 FORMAT = "mysfits-knn-lattice"
 VERSION = 1
-FEATURE_DIM = 5
-N_ANSWERS = 8
-N_CELLS = N_ANSWERS**FEATURE_DIM
 MODEL_FILENAME = "model.json"
-PREDICTOR_TYPE = "classifier"
 
 
 def model_path(path: str | Path) -> Path:
@@ -42,7 +39,7 @@ def model_path(path: str | Path) -> Path:
 @functools.cache
 def catalog_labels() -> frozenset[int]:
     """The labels of the Mysfits catalog the handler serves: a model may predict only these."""
-    mysfits = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["mysfits"]
+    mysfits = load_catalog()["mysfits"]
     return frozenset(m["label"] for m in mysfits)
 
 

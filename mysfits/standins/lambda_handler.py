@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import TextIO
 
-from mysfits import PROJECT_ROOT
+from mysfits.project_files import PROJECT_ROOT
 
 HANDLER_PATH = PROJECT_ROOT / "lambda" / "recommendations" / "handler.py"
 MODULE_NAME = "recommendations_handler"

@@ -23,6 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from mysfits.project_files import load_knn_image_registries
 from mysfits.settings import (
     DEFAULT_HOSTING_INSTANCE_TYPE,
     TRAIN_CONTENT_TYPE,
@@ -31,7 +32,6 @@ from mysfits.settings import (
     SageMakerNames,
     knn_hyperparameters,
     knn_image_uri_for,
-    knn_registries,
     sagemaker_names,
 )
 
@@ -48,7 +48,7 @@ class SageMakerJobError(RuntimeError):
 
 def knn_image_uri(region: str) -> str:
     """``<account>.dkr.ecr.<region>.amazonaws.com/knn:1`` for the built-in k-NN algorithm."""
-    registries = knn_registries()
+    registries = load_knn_image_registries()
     if region not in registries:
         raise ValueError(
             f"the built-in k-NN image is not published in region {region!r}; "

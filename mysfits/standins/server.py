@@ -1,6 +1,6 @@
 """`python -m mysfits serve`: the whole product on one machine.
 
-Two uvicorn servers (h11, each in its own thread and event loop; see ``mysfits.local.asgi``) in one process,
+Two uvicorn servers (h11, each in its own thread and event loop; see ``mysfits.standins.asgi``) in one process,
 both on 127.0.0.1:
 
 * the **website + API** server (``--port``, default 8080 or ``$PORT``): ``GET /`` and the files of
@@ -10,11 +10,11 @@ both on 127.0.0.1:
   and ``POST /recommendations`` → an API Gateway REST proxy event (payload 1.0) → the REAL Lambda
   handler (``lambda/recommendations/handler.py``) → its status, headers and body;
 * the **SageMaker endpoint stand-in** (``--endpoint-port``, a free port by default): ``POST
-  /endpoints/{name}/invocations`` (see ``mysfits.local.endpoint``). The handler's boto3 client reaches
+  /endpoints/{name}/invocations`` (see ``mysfits.standins.endpoint``). The handler's boto3 client reaches
   it through ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``, exactly like the real service.
 
 ``start_local_product(...)`` starts the same thing programmatically (tests, benchmarks) and returns a
-``LocalProduct`` handle (``.url``, ``.endpoint_url``, ``.undeploy_endpoint()``, ``.stop()``, a context
+``LocalProduct`` handle (``.url``, ``.endpoint.url``, ``.undeploy_endpoint()``, ``.stop()``, a context
 manager). ``--endpoint-down`` / ``endpoint_deployed=False`` start with the endpoint not deployed: the
 endpoint then answers like AWS does for a deleted endpoint and the API answers 503.
 
@@ -47,33 +47,28 @@ from typing import Any, TextIO
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mysfits import CATALOG_PATH, DEFAULT_MODEL_DIR, PROJECT_ROOT
-from mysfits.lambda_handler import print_handler_log_lines
-from mysfits.local import limits
-from mysfits.local.apigw import INTERNAL_ERROR, LambdaContext, build_proxy_event, proxy_response
-from mysfits.local.asgi import BodyRefused, Guard, LocalServer, bind, json_error, read_body
-from mysfits.local.endpoint import DEFAULT_REGION, LocalEndpoint
-from mysfits.settings import sagemaker_names
+from mysfits.project_files import CATALOG_PATH, LOCAL_MODEL_DIR, OPENAPI_PATH, WEB_DIR
+from mysfits.settings import CONTENT_SECURITY_POLICY, api_path, sagemaker_names
+from mysfits.standins import limits
+from mysfits.standins.apigw import INTERNAL_ERROR, LambdaContext, build_proxy_event, proxy_response
+from mysfits.standins.asgi import BodyRefused, Guard, LocalServer, ServedBy, bind, json_error, read_body
+from mysfits.standins.endpoint import DEFAULT_REGION, LocalEndpoint
+from mysfits.standins.lambda_handler import print_handler_log_lines
 
-WEB_ROOT = PROJECT_ROOT / "web"
 DEFAULT_PORT = 8080
 # The name the CDK app gives the Lambda (cdk.json `mysfits:endpointName`), so local and AWS agree.
 DEFAULT_ENDPOINT_NAME = sagemaker_names(stack={}).endpoint_name
-API_PATH = "/recommendations"
+API_PATH = api_path()
 DOCS_DIR = Path(__file__).resolve().parent / "docs"
 # Served by the local product only (on AWS the website is web/ alone): the API document and a page rendering it.
 LOCAL_ONLY_FILES = {
-    "/openapi.json": PROJECT_ROOT / "api" / "openapi.json",
+    "/openapi.json": OPENAPI_PATH,
     "/docs": DOCS_DIR / "index.html",
     "/docs/": DOCS_DIR / "index.html",
     "/docs/docs.js": DOCS_DIR / "docs.js",
     "/docs/docs.css": DOCS_DIR / "docs.css",
 }
 MAX_API_BODY_BYTES = 64 * 1024
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -115,7 +110,7 @@ def _load_handler(env: dict[str, str]) -> ModuleType:
     ``env`` is in ``os.environ`` only during the import (the handler reads it then, and only then), and an
     outer ``AWS_SESSION_TOKEN`` is hidden from the local keys: nothing else sees them, during or after.
     """
-    from mysfits import lambda_handler
+    from mysfits.standins import lambda_handler
 
     with _HANDLER_LOCK, lambda_handler.environment(env, unset=("AWS_SESSION_TOKEN",)):
         previous = sys.modules.pop(lambda_handler.MODULE_NAME, None)
@@ -241,8 +236,8 @@ def resolve_static(web_root: Path, url_path: str) -> Path | None:
 
 
 # --- the product -------------------------------------------------------------------------------------
-class LocalProduct:
-    """A running local product: website + API server and the SageMaker endpoint stand-in."""
+class LocalProduct(ServedBy):
+    """A running local product: website + API server (``url``) and the SageMaker endpoint stand-in (``endpoint``)."""
 
     def __init__(
         self,
@@ -256,7 +251,7 @@ class LocalProduct:
         web_root: Path,
         function_timeout_s: float,
     ) -> None:
-        self._web_server = web_server
+        self._server = web_server
         self.function_timeout_s = function_timeout_s
         self.endpoint = endpoint
         self.endpoint_name = endpoint_name
@@ -269,28 +264,6 @@ class LocalProduct:
         self._stopped = False
 
     @property
-    def host(self) -> str:
-        return self._web_server.host
-
-    @property
-    def port(self) -> int:
-        return self._web_server.port
-
-    @property
-    def url(self) -> str:
-        """Base URL of the website and API, without a trailing slash."""
-        return self._web_server.url
-
-    @property
-    def api_url(self) -> str:
-        return self.url + API_PATH
-
-    @property
-    def endpoint_url(self) -> str:
-        """Where the SageMaker runtime stand-in listens (``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``)."""
-        return self.endpoint.url
-
-    @property
     def endpoint_deployed(self) -> bool:
         return self.endpoint.registry.get(self.endpoint_name) is not None
 
@@ -301,7 +274,7 @@ class LocalProduct:
     def started_threads(self) -> list[threading.Thread]:
         """Every thread this product started (servers, handler pool): none outlives ``stop()``."""
         handler_threads = list(self.web_app.pool._threads) if self.web_app is not None else []
-        return [*self._web_server.started_threads, *self.endpoint.started_threads, *handler_threads]
+        return [*self._server.started_threads, *self.endpoint.started_threads, *handler_threads]
 
     def undeploy_endpoint(self) -> None:
         """Take the endpoint down: it then answers like AWS for a deleted endpoint (API → 503)."""
@@ -311,7 +284,7 @@ class LocalProduct:
         if self._stopped:
             return
         self._stopped = True
-        self._web_server.stop()
+        self._server.stop()
         self.endpoint.stop()
         if self.web_app is not None:
             self.web_app.pool.shutdown(wait=True, cancel_futures=True)
@@ -327,36 +300,21 @@ class UnusableModelDirError(Exception):
     """``--model-dir`` names something that cannot hold a model (a file, say); ``str()`` is one line."""
 
 
-def _ensure_model(model_dir: Path, progress_stream: TextIO | None) -> tuple[Path, Any]:
-    """Load ``model_dir/model.json``; if there is none (or it is unusable), train one first, saying so."""
-    from mysfits.model import KnnModel
+def _load_model(model_dir: Path, progress_stream: TextIO | None) -> tuple[Path, Any]:
+    """Load ``model_dir/model.json``; without a usable one, train one first (``training.ensure_model``)."""
+    from mysfits.ml.model import MODEL_FILENAME, KnnModel
 
     if model_dir.exists() and not model_dir.is_dir():
         raise UnusableModelDirError(f"--model-dir {model_dir} is not a directory (a model directory holds model.json)")
-    path = model_dir / "model.json"
+    path = model_dir / MODEL_FILENAME
     try:
         return path, KnnModel.load(path)
-    except ValueError as problem:
-        if progress_stream is None:
-            from mysfits.training import ensure_model  # numpy and the trainer: imported only without a model
-
-            path = Path(ensure_model(model_dir))
-            return path, KnnModel.load(path)
-        print(f"No usable model in {model_dir} ({problem}); training one now...", file=progress_stream, flush=True)
-    from mysfits.training import train
-
-    started = time.perf_counter()
+    except ValueError:
+        from mysfits.ml.training import ensure_model  # numpy and the trainer: imported only without a model
     try:
-        report = train(rows=1_000_000, seed=7, out_dir=model_dir, progress=True)
+        path = Path(ensure_model(model_dir, progress_stream=progress_stream))
     except OSError as error:
         raise UnusableModelDirError(f"cannot write a model to {model_dir}: {error.strerror or error}") from None
-    print(
-        f"Trained k-NN (k={report['k']}, accuracy {report['accuracy']:.3f}) in "
-        f"{time.perf_counter() - started:.1f}s -> {report['path']}",
-        file=progress_stream,
-        flush=True,
-    )
-    path = Path(report["path"])
     return path, KnnModel.load(path)
 
 
@@ -374,11 +332,11 @@ def start_local_product(
     host: str = "127.0.0.1",
     port: int = 0,
     endpoint_port: int = 0,
-    model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
+    model_dir: str | os.PathLike[str] = LOCAL_MODEL_DIR,
     endpoint_name: str = DEFAULT_ENDPOINT_NAME,
     endpoint_deployed: bool = True,
     region: str = DEFAULT_REGION,
-    web_root: str | os.PathLike[str] = WEB_ROOT,
+    web_root: str | os.PathLike[str] = WEB_DIR,
     function_timeout_s: float = limits.FUNCTION_TIMEOUT_SECONDS,
     log_stream: TextIO | None = None,
     endpoint_log_stream: TextIO | None = None,
@@ -401,7 +359,7 @@ def start_local_product(
         raise
     product: LocalProduct | None = None
     try:
-        model_path, model = _ensure_model(Path(model_dir), progress_stream)
+        model_path, model = _load_model(Path(model_dir), progress_stream)
         web_app = WebApp()
         web_server = LocalServer(Guard(web_app, log_stream=log_stream), web_socket)
         product = LocalProduct(
@@ -453,13 +411,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=default_port, help="website + API port (default: $PORT or 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--endpoint-port", type=int, default=0, help="local endpoint port (default: a free one)")
-    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="model directory (trained if empty)")
+    parser.add_argument("--model-dir", type=Path, default=LOCAL_MODEL_DIR, help="model directory (trained if empty)")
     parser.add_argument("--endpoint-name", default=DEFAULT_ENDPOINT_NAME, help="SageMaker endpoint name")
     parser.add_argument(
         "--endpoint-down", action="store_true", help="start with the endpoint not deployed (the API answers 503)"
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="also log each request to the endpoint")
     return parser
+
+
+def _start_failure(exc: Exception, args: argparse.Namespace) -> str:
+    """One line for a product that could not start: a busy port, an unusable model directory, a bad value."""
+    if isinstance(exc, PortInUseError):
+        return f"{exc.strerror}; choose another with --port or PORT="
+    if isinstance(exc, OSError):
+        return f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+    return str(exc)
 
 
 def _raise_interrupt(signum, frame):
@@ -487,23 +454,14 @@ def main(argv: list[str]) -> int:
                 endpoint_log_stream=stdout if args.verbose else None,
                 progress_stream=stdout,
             )
-        except PortInUseError as exc:
-            print(f"error: {exc.strerror}; choose another with --port or PORT=", file=sys.stderr)
-            return 2
-        except UnusableModelDirError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        except (OSError, UnusableModelDirError, ValueError) as exc:
+            print(f"error: {_start_failure(exc, args)}", file=sys.stderr)
+            return 1 if isinstance(exc, ValueError) else 2
         state = "" if product.endpoint_deployed else " (NOT deployed: --endpoint-down)"
         print(
             f"Mysfits running at {product.url}/\n"
-            f"  API:      POST {product.api_url}\n"
-            f"  Endpoint: {args.endpoint_name}{state} at {product.endpoint_url} (model {product.model_path})\n"
+            f"  API:      POST {product.url}{API_PATH}\n"
+            f"  Endpoint: {args.endpoint_name}{state} at {product.endpoint.url} (model {product.model_path})\n"
             "Press Ctrl-C to stop.",
             file=stdout,
             flush=True,

@@ -3,10 +3,10 @@
 import importlib
 
 COMMANDS = {
-    "generate": ("mysfits.training", "Write seeded synthetic questionnaire data (original and k-NN CSV)."),
-    "train": ("mysfits.training", "Train the local k-NN model and save the artifact the local endpoint loads."),
-    "serve": ("mysfits.local.server", "Run the website, the API and the local SageMaker endpoint on 127.0.0.1."),
-    "aws": ("mysfits.aws_cli", "deploy-model / delete-model: train and host the model on AWS (needs credentials)."),
+    "generate": ("mysfits.ml.training", "Write seeded synthetic questionnaire data (original and k-NN CSV)."),
+    "train": ("mysfits.ml.training", "Train the local k-NN model and save the artifact the local endpoint loads."),
+    "serve": ("mysfits.standins.server", "Run the website, the API and the local SageMaker endpoint on 127.0.0.1."),
+    "aws": ("mysfits.cli.aws", "deploy-model / delete-model: train and host the model on AWS (needs credentials)."),
 }
 
 

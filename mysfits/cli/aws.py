@@ -20,8 +20,9 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from mysfits import CATALOG_PATH, sagemaker_job
-from mysfits.settings import SageMakerNames
+from mysfits.ml import sagemaker_job
+from mysfits.project_files import load_catalog
+from mysfits.settings import DEFAULT_SEED, SageMakerNames
 
 STACK_NAME = "MysfitsNotebook"
 # The outputs deploy-model and delete-model read (stacks/notebook_stack.py).
@@ -78,7 +79,7 @@ def stack_outputs(cloudformation: Any, stack_name: str = STACK_NAME) -> StackOut
 def training_csv(data_file: Path | None, rows: int, seed: int) -> tuple[bytes, int]:
     """The label-first CSV to train on, and its row count (the job's sample_size)."""
     if data_file is None:
-        from mysfits import data  # numpy: only when generating
+        from mysfits.ml import data  # numpy: only when generating
 
         answers, labels, _ = data.generate(rows, seed)
         return data.knn_csv_bytes(answers, labels), rows
@@ -167,7 +168,7 @@ def delete_model(
 
 
 def _mysfit_name(label: int) -> str:
-    catalog = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["mysfits"]
+    catalog = load_catalog()["mysfits"]
     return next((str(m["name"]) for m in catalog if m.get("label") == label), "an unknown Mysfit")
 
 
@@ -182,7 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     deploy = commands.add_parser("deploy-model", help="generate or take data, train and deploy through the pipeline")
     deploy.add_argument("--data", type=Path, help="label-first CSV to train on (default: generate it)")
     deploy.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows to generate (default %(default)s)")
-    deploy.add_argument("--seed", type=int, default=7, help="seed of the generated data (default %(default)s)")
+    deploy.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the generated data (default %(default)s)"
+    )
     deploy.add_argument("--k", type=int, help="neighbours (default: the pipeline's)")
     commands.add_parser("delete-model", help="delete the endpoint and every model and endpoint config of the runs")
     return parser

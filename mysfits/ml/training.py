@@ -22,12 +22,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from mysfits import DEFAULT_MODEL_DIR, data
-from mysfits.model import FEATURE_DIM, FORMAT, MODEL_FILENAME, PREDICTOR_TYPE, VERSION, KnnModel
+from mysfits.ml import data
+from mysfits.ml.model import FORMAT, MODEL_FILENAME, VERSION, KnnModel
+from mysfits.project_files import LOCAL_MODEL_DIR
+from mysfits.settings import DEFAULT_ROWS, DEFAULT_SEED, FEATURE_DIM, N_ANSWERS, N_CELLS, PREDICTOR_TYPE
 
 K_CANDIDATES = (1, 3, 5, 10, 15, 20, 30, 40, 50, 75, 100, 150)
 MIN_TRAIN_ROWS = 1_000
@@ -40,13 +42,13 @@ VALIDATION_FRACTION = 0.1  # of the training rows, only to choose k when none is
 def count_table(answers: np.ndarray, class_idx: np.ndarray, n_classes: int) -> np.ndarray:
     """``counts[cell, c]``: how many rows answered questionnaire ``cell`` and carry class index ``c``."""
     flat = data.cell_index(answers) * n_classes + np.asarray(class_idx, dtype=np.int64)
-    return np.bincount(flat, minlength=data.N_CELLS * n_classes).reshape(data.N_CELLS, n_classes).astype(np.float64)
+    return np.bincount(flat, minlength=N_CELLS * n_classes).reshape(N_CELLS, n_classes).astype(np.float64)
 
 
 def _shells() -> list[tuple[int, np.ndarray]]:
     """All lattice offsets in {-7..7}^5 grouped by squared length, nearest shell first."""
-    span = np.arange(-(data.N_ANSWERS - 1), data.N_ANSWERS)
-    grid = np.stack(np.meshgrid(*([span] * data.N_FEATURES), indexing="ij"), axis=-1).reshape(-1, data.N_FEATURES)
+    span = np.arange(-(N_ANSWERS - 1), N_ANSWERS)
+    grid = np.stack(np.meshgrid(*([span] * FEATURE_DIM), indexing="ij"), axis=-1).reshape(-1, FEATURE_DIM)
     norms = (grid**2).sum(axis=1)
     order = np.argsort(norms, kind="stable")
     grid, norms = grid[order], norms[order]
@@ -78,7 +80,7 @@ def lattice_votes(counts: np.ndarray, ks: list[int] | tuple[int, ...]) -> dict[i
     effective = {k: min(float(k), total) for k in requested}
     n_cells, n_classes = counts.shape
     coords = data.all_cells() - 1  # (cells, 5) in 0..7
-    cube = counts.reshape(*([data.N_ANSWERS] * data.N_FEATURES), n_classes)
+    cube = counts.reshape(*([N_ANSWERS] * FEATURE_DIM), n_classes)
     votes = {k: np.zeros_like(counts) for k in requested}
     largest = max(effective.values())
     before = np.zeros(n_cells)  # rows already counted per cell (strictly closer than the current shell)
@@ -99,7 +101,7 @@ def lattice_votes(counts: np.ndarray, ks: list[int] | tuple[int, ...]) -> dict[i
         base = coords[active]
         for offset in offsets:
             target = base + offset
-            valid = ((target >= 0) & (target < data.N_ANSWERS)).all(axis=1)
+            valid = ((target >= 0) & (target < N_ANSWERS)).all(axis=1)
             if valid.any():
                 shell[valid] += cube[tuple(target[valid].T)]
         shell_total = shell.sum(axis=1)
@@ -127,13 +129,13 @@ def _direct_votes(
     counts_nz = counts[nonempty]
     totals = counts_nz.sum(axis=1)
     coords_nz = coords[nonempty].astype(np.int16)
-    n_dist = data.N_FEATURES * (data.N_ANSWERS - 1) ** 2 + 1  # squared distances are integers 0..245
+    n_dist = FEATURE_DIM * (N_ANSWERS - 1) ** 2 + 1  # squared distances are integers 0..245
     out = {k: np.zeros((len(cells), counts.shape[1])) for k in effective}
     chunk = max(1, 1_000_000 // max(len(nonempty), 1))
     for start in range(0, len(cells), chunk):
         block = coords[cells[start : start + chunk]].astype(np.int16)
         dist = np.zeros((len(block), len(nonempty)), dtype=np.int16)
-        for q in range(data.N_FEATURES):
+        for q in range(FEATURE_DIM):
             dist += (block[:, q, None] - coords_nz[None, :, q]) ** 2
         # rows of training data at each distance, per cell: a histogram instead of a sort
         flat = (np.arange(len(block))[:, None] * n_dist + dist).ravel()
@@ -147,11 +149,6 @@ def _direct_votes(
             share = (need - closer @ totals) / (tied @ totals)
             out[k][start : start + chunk] = closer @ counts_nz + share[:, None] * (tied @ counts_nz)
     return out
-
-
-def predictions_from_votes(votes: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Winning label per cell (lowest label on an exact tie)."""
-    return np.asarray(labels)[votes.argmax(axis=1)]
 
 
 def choose_k(train_x: np.ndarray, train_idx: np.ndarray, n_classes: int, seed: int) -> tuple[int, dict[int, float]]:
@@ -175,9 +172,9 @@ def _bar(progress: bool, total: int, desc: str):
 
 def train(
     *,
-    rows: int = 1_000_000,
-    seed: int = 7,
-    out_dir: Path = DEFAULT_MODEL_DIR,
+    rows: int = DEFAULT_ROWS,
+    seed: int = DEFAULT_SEED,
+    out_dir: Path = LOCAL_MODEL_DIR,
     k: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -267,14 +264,35 @@ def train(
     }
 
 
-def ensure_model(out_dir: Path = DEFAULT_MODEL_DIR, *, rows: int = 1_000_000, seed: int = 7) -> Path:
-    """The existing ``out_dir/model.json`` if it loads, else train one (progress off) and return its path."""
+def ensure_model(
+    out_dir: Path = LOCAL_MODEL_DIR,
+    *,
+    rows: int = DEFAULT_ROWS,
+    seed: int = DEFAULT_SEED,
+    progress_stream: TextIO | None = None,
+) -> Path:
+    """The existing ``out_dir/model.json`` if it loads, else train one and return its path.
+
+    With ``progress_stream``, say why a model is trained, show the progress bar and report the result there.
+    """
     path = Path(out_dir) / MODEL_FILENAME
     try:
         KnnModel.load(path)
-    except ValueError:
-        return train(rows=rows, seed=seed, out_dir=Path(out_dir), progress=False)["path"]
-    return path
+    except ValueError as problem:
+        if progress_stream is not None:
+            print(f"No usable model in {out_dir} ({problem}); training one now...", file=progress_stream, flush=True)
+    else:
+        return path
+    started = time.perf_counter()
+    report = train(rows=rows, seed=seed, out_dir=Path(out_dir), progress=progress_stream is not None)
+    if progress_stream is not None:
+        print(
+            f"Trained k-NN (k={report['k']}, accuracy {report['accuracy']:.3f}) in "
+            f"{time.perf_counter() - started:.1f}s -> {report['path']}",
+            file=progress_stream,
+            flush=True,
+        )
+    return report["path"]
 
 
 def generate_files(*, rows: int, seed: int, out_dir: Path) -> dict[str, Path]:
@@ -332,15 +350,15 @@ def _parser(command: str) -> argparse.ArgumentParser:
     parser = _Parser(prog=f"python -m mysfits {command}")
     if command == "train":
         parser.description = "Train the local k-NN model and save the artifact the local endpoint loads."
-        parser.add_argument("--rows", type=_positive_rows(MIN_TRAIN_ROWS), default=1_000_000)
-        parser.add_argument("--seed", type=_seed, default=7)
-        parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="directory for model.json")
+        parser.add_argument("--rows", type=_positive_rows(MIN_TRAIN_ROWS), default=DEFAULT_ROWS)
+        parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
+        parser.add_argument("--out", type=Path, default=LOCAL_MODEL_DIR, help="directory for model.json")
         parser.add_argument("--k", type=_k, default=None, help="neighbours (default: chosen on a validation split)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     else:
         parser.description = "Write seeded synthetic questionnaire data in both CSV layouts."
-        parser.add_argument("--rows", type=_positive_rows(1), default=1_000_000)
-        parser.add_argument("--seed", type=_seed, default=7)
+        parser.add_argument("--rows", type=_positive_rows(1), default=DEFAULT_ROWS)
+        parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED)
         parser.add_argument("--out", type=Path, default=Path("data"), help="output directory")
     return parser
 

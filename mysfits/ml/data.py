@@ -24,17 +24,14 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mysfits import CATALOG_PATH, QUESTIONNAIRE_PATH
+from mysfits.project_files import load_catalog, load_questionnaire
+from mysfits.settings import DEFAULT_ROWS, DEFAULT_SEED, FEATURE_DIM, N_ANSWERS, N_CELLS
 
-N_FEATURES = 5
-N_ANSWERS = 8
-N_CELLS = N_ANSWERS**N_FEATURES  # 32768 possible questionnaires
 ORIGINAL_FILENAME = "mysfit-data.csv.gz"
 KNN_FILENAME = "knn-train.csv"
 
@@ -47,13 +44,12 @@ PRIOR_CONCENTRATION = 12.0  # Dirichlet concentration of the class priors (highe
 
 def catalog_labels() -> list[int]:
     """The Mysfit labels from the catalog, sorted (0..11)."""
-    catalog = json.loads(Path(CATALOG_PATH).read_text(encoding="utf-8"))
-    return sorted(int(m["label"]) for m in catalog["mysfits"])
+    return sorted(int(m["label"]) for m in load_catalog()["mysfits"])
 
 
 def question_ids() -> list[str]:
     """Question ids in feature order (occupation, age, relax, color, sport)."""
-    questions = json.loads(Path(QUESTIONNAIRE_PATH).read_text(encoding="utf-8"))["questions"]
+    questions = load_questionnaire()["questions"]
     return [q["id"] for q in sorted(questions, key=lambda q: q["feature"])]
 
 
@@ -77,17 +73,17 @@ def _seed_sequences(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSe
     return world, rows
 
 
-def make_distribution(seed: int = 7, labels: list[int] | None = None) -> Distribution:
+def make_distribution(seed: int = DEFAULT_SEED, labels: list[int] | None = None) -> Distribution:
     """Draw the per-Mysfit answer preferences and class priors deterministically from ``seed``."""
     labels_arr = np.asarray(catalog_labels() if labels is None else labels, dtype=np.int64)
     n_classes = len(labels_arr)
     world, _ = _seed_sequences(seed)
     rng = np.random.default_rng(world)
     priors = rng.dirichlet(np.full(n_classes, PRIOR_CONCENTRATION))
-    probs = rng.dirichlet(np.full(N_ANSWERS, BACKGROUND_CONCENTRATION), size=(n_classes, N_FEATURES))
+    probs = rng.dirichlet(np.full(N_ANSWERS, BACKGROUND_CONCENTRATION), size=(n_classes, FEATURE_DIM))
     # Favourite answers: a couple per question, chosen independently per Mysfit, so with 12 Mysfits and
     # 8 answers several Mysfits share each favourite (the overlap that keeps the problem honest).
-    favourites = np.argsort(rng.random((n_classes, N_FEATURES, N_ANSWERS)), axis=-1)[..., :FAVOURITES_PER_QUESTION]
+    favourites = np.argsort(rng.random((n_classes, FEATURE_DIM, N_ANSWERS)), axis=-1)[..., :FAVOURITES_PER_QUESTION]
     boost = np.zeros_like(probs)
     np.put_along_axis(boost, favourites, FAVOURITE_WEIGHT / N_ANSWERS, axis=-1)
     probs = (probs + boost) / (1.0 + FAVOURITES_PER_QUESTION * FAVOURITE_WEIGHT / N_ANSWERS)
@@ -97,14 +93,14 @@ def make_distribution(seed: int = 7, labels: list[int] | None = None) -> Distrib
 def cell_index(answers: np.ndarray) -> np.ndarray:
     """Flat lattice index Σ (a_i - 1)·8^(4-i) of answers (…, 5) in 1..8."""
     answers = np.asarray(answers, dtype=np.int64)
-    weights = N_ANSWERS ** np.arange(N_FEATURES - 1, -1, -1, dtype=np.int64)
+    weights = N_ANSWERS ** np.arange(FEATURE_DIM - 1, -1, -1, dtype=np.int64)
     return (answers - 1) @ weights
 
 
 def all_cells() -> np.ndarray:
     """Every possible questionnaire, (32768, 5) answers in 1..8, row i has ``cell_index == i``."""
     idx = np.arange(N_CELLS, dtype=np.int64)
-    powers = N_ANSWERS ** np.arange(N_FEATURES - 1, -1, -1, dtype=np.int64)
+    powers = N_ANSWERS ** np.arange(FEATURE_DIM - 1, -1, -1, dtype=np.int64)
     return (idx[:, None] // powers) % N_ANSWERS + 1
 
 
@@ -112,7 +108,7 @@ def joint_table(dist: Distribution) -> np.ndarray:
     """P(x, c) for every lattice cell x and class c, shape (8^5, C); sums to 1."""
     digits = all_cells() - 1  # (N_CELLS, 5)
     joint = np.broadcast_to(dist.priors, (N_CELLS, dist.n_classes)).copy()
-    for q in range(N_FEATURES):
+    for q in range(FEATURE_DIM):
         joint *= dist.answer_probs[:, q, :].T[digits[:, q]]  # (N_CELLS, C)
     return joint
 
@@ -127,7 +123,7 @@ def bayes_predictions(dist: Distribution) -> np.ndarray:
     return dist.labels[joint_table(dist).argmax(axis=1)]
 
 
-def sample(dist: Distribution, rows: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+def sample(dist: Distribution, rows: int, seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``rows`` respondents: answers (rows, 5) int8 in 1..8 and labels (rows,) int64."""
     if rows < 0:
         raise ValueError(f"rows must be non-negative, got {rows}")
@@ -136,15 +132,15 @@ def sample(dist: Distribution, rows: int, seed: int = 7) -> tuple[np.ndarray, np
     class_idx = rng.choice(dist.n_classes, size=rows, p=dist.priors)
     cdf = np.cumsum(dist.answer_probs, axis=-1)  # (C, 5, 8)
     cdf[..., -1] = 1.0
-    u = rng.random((rows, N_FEATURES))
-    answers = np.empty((rows, N_FEATURES), dtype=np.int8)
-    for q in range(N_FEATURES):
+    u = rng.random((rows, FEATURE_DIM))
+    answers = np.empty((rows, FEATURE_DIM), dtype=np.int8)
+    for q in range(FEATURE_DIM):
         # inverse-CDF sampling, vectorised: count the CDF steps below u
         answers[:, q] = (u[:, q, None] >= cdf[class_idx, q, :-1]).sum(axis=1) + 1
     return answers, dist.labels[class_idx]
 
 
-def generate(rows: int = 1_000_000, seed: int = 7) -> tuple[np.ndarray, np.ndarray, Distribution]:
+def generate(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray, Distribution]:
     """The seeded world and a sample of it: ``answers, labels, distribution``."""
     dist = make_distribution(seed)
     answers, labels = sample(dist, rows, seed)
@@ -152,7 +148,7 @@ def generate(rows: int = 1_000_000, seed: int = 7) -> tuple[np.ndarray, np.ndarr
 
 
 def split(
-    answers: np.ndarray, labels: np.ndarray, test_fraction: float = 0.1, seed: int = 7
+    answers: np.ndarray, labels: np.ndarray, test_fraction: float = 0.1, seed: int = DEFAULT_SEED
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Seeded shuffle split: ``train_x, train_y, test_x, test_y`` (90/10 by default)."""
     n = len(labels)

@@ -17,7 +17,7 @@ does against AWS:
   unsupported content type → 424 ``ModelError`` with ``OriginalStatusCode`` 415 (SageMaker wraps the
   container's 415); an unsupported Accept → ``OriginalStatusCode`` 406; a model crash → 424 with 500.
 
-It is served by uvicorn like the website (``mysfits.local.asgi``): requests over the in-flight cap get
+It is served by uvicorn like the website (``mysfits.standins.asgi``): requests over the in-flight cap get
 SageMaker's 503 ``ServiceUnavailable`` with ``Retry-After`` at once, and bodies over the 6 MB payload limit
 are refused before they are read.
 
@@ -39,8 +39,8 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mysfits.local import limits
-from mysfits.local.asgi import BodyRefused, Guard, LocalServer, bind, read_body
+from mysfits.standins import limits
+from mysfits.standins.asgi import BodyRefused, Guard, LocalServer, ServedBy, bind, read_body
 
 LOCAL_ACCOUNT_ID = "000000000000"
 DEFAULT_REGION = "us-east-1"
@@ -273,11 +273,8 @@ class EndpointRegistry:
         with self._lock:
             self._predictors = {k: v for k, v in self._predictors.items() if k != name}
 
-    def names(self) -> list[str]:
-        return sorted(self._predictors)
 
-
-class LocalEndpoint:
+class LocalEndpoint(ServedBy):
     """The local SageMaker runtime: an HTTP server on 127.0.0.1 hosting named k-NN endpoints.
 
     >>> with LocalEndpoint(port=0) as runtime:
@@ -298,18 +295,6 @@ class LocalEndpoint:
         app = Guard(EndpointApp(self.registry), log_stream=log_stream, log_prefix="[endpoint]", overloaded=_overloaded)
         self._server = LocalServer(app, bind(host, port))  # binds now: a busy port fails here
         self._started = False
-
-    @property
-    def host(self) -> str:
-        return self._server.host
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     def deploy(self, name: str, predictor: Predictor | Callable[[list[list[float]]], list[int]]) -> None:
         if not hasattr(predictor, "predict"):
