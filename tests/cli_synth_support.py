@@ -1,5 +1,6 @@
 """`npx cdk synth` started in the background when collection ends, so its ~8 s overlap the rest of the suite."""
 
+import os
 import shutil
 import signal
 import subprocess
