@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from mysfits.project_files import PROJECT_ROOT
 from stacks.application import STACK_NAMES
-from tests.cdk_support import PROJECT_ROOT
 from tests.conftest import CLI_SYNTH_STARTED
 
 
