@@ -436,29 +436,26 @@ def test_without_a_lambda_context_the_api_request_id_is_logged(module, no_endpoi
     assert caplog.records[0].levelno == logging.INFO
 
 
-def test_endpoint_errors_log_the_code_not_the_body(module, stubber, caplog):
+@pytest.mark.parametrize(
+    ("code", "message", "http_status", "status", "outcome", "level"),
+    [
+        ("ModelError", "model said: secret stack", 424, 502, "model_error", logging.WARNING),
+        ("ThrottlingException", "Rate exceeded: secret quota", 400, 503, "throttled", logging.WARNING),
+    ],
+)
+def test_endpoint_errors_log_the_code_not_the_body(
+    module, stubber, caplog, code, message, http_status, status, outcome, level
+):
     caplog.set_level(logging.INFO, logger="recommendations")
-    stubber.add_client_error("invoke_endpoint", "ModelError", "model said: secret stack", 424)
+    stubber.add_client_error("invoke_endpoint", code, message, http_status)
 
     invoke(module, SEED_BODY)
 
     (line,) = log_lines(caplog)
-    assert line["error"] == "ModelError"
-    assert line["status"] == 502
-    assert line["outcome"] == "model_error"
+    assert (line["status"], line["outcome"], line["error"]) == (status, outcome, code)
     assert line["answers"] == [1, 2, 3, 4, 5]
     assert "secret" not in caplog.text
-    assert caplog.records[0].levelno == logging.WARNING
-
-
-def test_throttling_logs_a_warning_with_the_code(module, stubber, caplog):
-    caplog.set_level(logging.INFO, logger="recommendations")
-    stubber.add_client_error("invoke_endpoint", "ThrottlingException", "Rate exceeded", 400)
-
-    invoke(module, SEED_BODY)
-
-    (line,) = log_lines(caplog)
-    assert (line["status"], line["outcome"], line["error"]) == (503, "throttled", "ThrottlingException")
+    assert caplog.records[0].levelno == level
 
 
 def test_under_lambda_json_logging_the_fields_are_top_level(module, stubber, caplog, monkeypatch):

