@@ -20,11 +20,12 @@ NOTEBOOK_MODULES := mysfits/__init__.py mysfits/settings.py mysfits/project_file
 # The command is written into each lock's header, where Dependabot reads the options to re-lock the same way.
 UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11
 
-.PHONY: help node-check setup browser test lint typecheck check-workflows format synth diff integ integ-destroy lock \
+.PHONY: help node-check setup browser unit test lint typecheck check-workflows format synth diff integ integ-destroy lock \
 	demo bench train clean
 
 help:
 	@echo "make demo    run the whole product on http://127.0.0.1:$(PORT) (website, API, local endpoint)"
+	@echo "make unit    the fast tests alone, in seconds (no CDK synthesis, browser, notebook, slow servers)"
 	@echo "make test    install everything, lint, and run the whole test suite"
 	@echo "make synth   synthesize all five stacks into cdk.out (offline, no credentials)"
 	@echo "make bench   measure synth, tests, handler, local API and model against their targets"
@@ -87,6 +88,11 @@ check-workflows: setup
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(VENV)/bin/pre-commit validate-config .pre-commit-config.yaml
+
+# The markers are registered in pyproject.toml; conftest marks every test that uses the session synthesis `synth`.
+UNIT_TESTS := not (synth or slow or browser or notebook or cli_synth)
+unit: setup
+	$(PY) -m pytest -q -m "$(UNIT_TESTS)"
 
 test: setup browser lint typecheck check-workflows
 	$(PY) -m pytest

@@ -1,6 +1,8 @@
 """`npx cdk synth` started in the background when collection ends, so its ~8 s overlap the rest of the suite."""
 
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -20,8 +22,9 @@ class BackgroundSynth:
         return self.process.returncode, output
 
     def cleanup(self) -> None:
+        """Stop the CLI and the `python app.py` it started (its own process group), then remove the output."""
         if self.process.poll() is None:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         shutil.rmtree(self.outdir, ignore_errors=True)
 
@@ -40,5 +43,6 @@ def start_cli_synth() -> BackgroundSynth:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     return BackgroundSynth(process, outdir)

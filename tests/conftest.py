@@ -9,8 +9,17 @@ from tests.cli_synth_support import BackgroundSynth, start_cli_synth
 pytest_plugins = ["tests.local_support", "tests.handler_support"]  # trained-model and handler fixtures
 
 _background: dict[str, BackgroundSynth | Exception] = {}
+CLI_SYNTH_STARTED = "npx cdk synth: started in the background for the cli_synth tests"
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Whatever needs the session synthesis is a `synth` test, so `-m "not synth"` (`make unit`) leaves it out."""
+    if "synthesized" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.synth)
+
+
+# trylast: after -k, -m and --deselect have removed what was not selected, so `-k other` starts no synthesis.
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start `npx cdk synth` now and check it last: on two cores it runs beside the suite, not after it."""
     cli_items = [item for item in items if item.get_closest_marker("cli_synth")]
@@ -21,6 +30,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         _background["synth"] = start_cli_synth()
     except RuntimeError as error:
         _background["synth"] = error
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    """Say when the background synthesis runs: a selection without cli_synth tests must not start one."""
+    return [CLI_SYNTH_STARTED] if "synth" in _background else []
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -72,6 +72,7 @@ def test_unusable_values_are_refused_with_the_key_named(key, value, message):
         from_mapping({key: value})
 
 
+@pytest.mark.slow  # app.py in a subprocess
 def test_app_exits_with_a_clear_error_and_no_traceback(tmp_path):
     env = {
         **os.environ,
@@ -85,6 +86,7 @@ def test_app_exits_with_a_clear_error_and_no_traceback(tmp_path):
     assert result.stderr.strip() == "error: mysfits:notebookIdleMinutes must be a number, got 'soon'"
 
 
+@pytest.mark.synth
 def test_without_the_repository_the_notebook_clones_nothing():
     """Checked on the construct tree: a second full synthesis would double the suite's CDK time."""
     import aws_cdk as cdk

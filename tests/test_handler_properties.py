@@ -18,6 +18,8 @@ from tests.handler_support import (
     streaming,
 )
 
+pytestmark = pytest.mark.slow  # hypothesis: hundreds of examples per property
+
 HEALTHY_LABEL = 6
 RUNS = settings(
     derandomize=True,

@@ -2,13 +2,17 @@
 
 import base64
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_logs as logs
 
 from mysfits.settings import Hosting, invoke_budget
 from stacks.api_contract import REQUEST_SCHEMA_NAME, component_schema
+from stacks.constructs import recommendation_function
 from stacks.constructs.recommendation_function import METRICS_NAMESPACE
 from tests.handler_support import load_handler
 
@@ -137,10 +141,31 @@ def test_handler_defaults_are_the_instance_budget():
 
 
 def test_lambda_asset_is_the_handler_and_the_catalog_only(synthesized):
-    load_handler()  # importing it writes lambda/recommendations/__pycache__ on this machine
     function = only(synthesized.resources("MysfitsRecommendations", "AWS::Lambda::Function"))
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     (asset_dir,) = [d for d in synthesized.asset_dirs("MysfitsRecommendations") if d.name == f"asset.{asset_hash}"]
+    assert sorted(path.name for path in asset_dir.iterdir()) == ["handler.py", "mysfits.json"]
+
+
+@pytest.mark.synth
+def test_lambda_asset_leaves_out_what_python_and_tools_write_beside_the_handler(tmp_path, monkeypatch):
+    """Planted in a copy of the handler folder: whether this machine wrote bytecode or not, none may ship."""
+    source = tmp_path / "recommendations"
+    shutil.copytree(recommendation_function.HANDLER_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
+    planted = ["__pycache__/handler.cpython-314.pyc", "handler.pyc", ".pytest_cache/README.md", ".DS_Store"]
+    for relative in planted:
+        (source / relative).parent.mkdir(exist_ok=True)
+        (source / relative).write_bytes(b"left behind")
+    monkeypatch.setattr(recommendation_function, "HANDLER_DIR", source)
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    recommendation_function.RecommendationFunction(
+        cdk.Stack(app, "HandlerAsset"),
+        "Recommendations",
+        endpoint_name="mysfits-recommender",
+        invoke_budget=invoke_budget(Hosting()),
+        log_retention=logs.RetentionDays.ONE_WEEK,
+    )
+    (asset_dir,) = [path for path in Path(app.synth().directory).iterdir() if path.name.startswith("asset.")]
     assert sorted(path.name for path in asset_dir.iterdir()) == ["handler.py", "mysfits.json"]
 
 

@@ -12,6 +12,8 @@ from tests.integ.integ_mysfits import INTEG_CONTEXT, build_integ_app
 from tests.integ.run_integ import assertion_results, failures
 from tests.test_snapshots import normalize_asset_hashes
 
+pytestmark = pytest.mark.synth
+
 HTTP_CALL = "Custom::DeployAssert@HttpCall"
 
 

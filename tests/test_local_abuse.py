@@ -20,6 +20,8 @@ from mysfits.standins.endpoint import LocalEndpoint
 from mysfits.standins.server import start_local_product
 from tests.local_support import ENDPOINT, request
 
+pytestmark = pytest.mark.slow  # servers waiting out real deadlines and bursts
+
 SEED = b'{"entry": [1, 2, 3, 4, 5]}'
 
 

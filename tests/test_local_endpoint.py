@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -232,6 +233,17 @@ def handler_for(runtime):
         )
 
     return load
+
+
+def test_loading_the_handler_leaves_the_environment_as_it_was(runtime, handler_for, monkeypatch):
+    """Its endpoint URL outlived the endpoint before: later tests' boto3 clients called a stopped port."""
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "the-callers-session")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", raising=False)
+    before = dict(os.environ)
+    handler = handler_for()
+    assert dict(os.environ) == before
+    assert handler.runtime_client.meta.endpoint_url == runtime.url  # the import itself saw the environment
+    assert handler.ENDPOINT_NAME == ENDPOINT
 
 
 def test_handler_gets_the_models_mysfit(runtime, handler_for, knn_model):

@@ -30,6 +30,8 @@ from tests.local_support import (
     started_threads,
 )
 
+pytestmark = pytest.mark.slow  # whole local products, and `python -m mysfits serve` in subprocesses
+
 JSON = {"Content-Type": "application/json"}
 
 
@@ -42,6 +44,18 @@ def product(trained_model_dir):
 def post(product, body, headers=None):
     status, headers, payload = request(product.url, "POST", "/recommendations", body, headers or JSON)
     return status, headers, json.loads(payload)
+
+
+def test_a_running_product_leaves_the_environment_as_it_was(trained_model_dir, knn_model, monkeypatch):
+    """Only its handler sees the local endpoint and keys: other code in the process keeps the real environment."""
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "the-callers-session")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", raising=False)
+    before = dict(os.environ)
+    with start_local_product(port=0, model_dir=trained_model_dir) as running:
+        assert dict(os.environ) == before
+        status, _, body = post(running, json.dumps({"entry": SEED_ANSWERS}))
+        assert (status, body["recommendedMysfit"]) == (200, expected_mysfit(knn_model, SEED_ANSWERS)["mysfitId"])
+    assert dict(os.environ) == before
 
 
 # --- the API -----------------------------------------------------------------------------------------

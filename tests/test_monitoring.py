@@ -136,6 +136,7 @@ def test_no_one_is_subscribed_unless_an_address_is_configured(synthesized):
     assert synthesized.resources(STACK, "AWS::SNS::Subscription") == {}
 
 
+@pytest.mark.synth
 def test_a_configured_address_is_subscribed_by_email():
     stack = cdk.Stack(cdk.App(), "Topic")
     AlarmTopic(stack, "Alarms", alarm_name_prefix=ALARM_NAME_PREFIX, email="ops@example.com")

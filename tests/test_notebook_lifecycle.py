@@ -215,6 +215,7 @@ def _run_autostop(jupyter_url, tmp_path, env=None):
     )
 
 
+@pytest.mark.slow  # the program in a subprocess against local HTTPS servers
 @pytest.mark.parametrize(("minutes_idle", "stops"), [(90, True), (30, False)])
 def test_autostop_reads_jupyter_over_https_and_stops_through_sagemaker(
     tmp_path, local_server, self_signed, minutes_idle, stops
@@ -236,6 +237,7 @@ def test_autostop_reads_jupyter_over_https_and_stops_through_sagemaker(
     assert received == (expected if stops else [])
 
 
+@pytest.mark.slow
 def test_autostop_reports_a_refused_stop_and_exits_1(tmp_path, local_server, self_signed):
     jupyter, _ = local_server(b"[]", tls_dir=self_signed)
     (tmp_path / "idle-since").write_text((datetime.now(UTC) - timedelta(hours=3)).isoformat())

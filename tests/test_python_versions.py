@@ -68,6 +68,7 @@ def test_ruff_checks_every_notebook_side_module_at_the_kernels_version():
     assert targets[str(AUTOSTOP.relative_to(PROJECT_ROOT))] == "py39"
 
 
+@pytest.mark.slow  # mypy in a subprocess
 def test_notebook_side_modules_type_check_on_python_310():
     """mypy with the 3.10 typeshed rejects 3.11-only names such as `datetime.UTC` that 3.11 tests never see."""
     files = sorted(str(path) for path in notebook_side_modules() | {AUTOSTOP})

@@ -32,6 +32,7 @@ def test_api_gateway_account_role_outlives_the_stack(synthesized):
     assert account_id in stage["DependsOn"]  # logging settings need the role in place first
 
 
+@pytest.mark.synth
 def test_an_account_that_already_has_a_role_keeps_it():
     app = cdk.App(context={**cdk_json_context(), "mysfits:apiGatewayAccountRole": "existing"})
     config = MysfitsConfig.from_context(app.node.try_get_context)

@@ -69,6 +69,7 @@ def test_outside_a_git_checkout_the_error_says_what_to_do(tmp_path):
         seed.stage_repository_content(tmp_path, tmp_path / "staged")
 
 
+@pytest.mark.synth
 def test_cli_synth_outside_git_prints_one_line(tmp_path):
     """`app.py` turns the seed error into one line and exit 2, like a config error."""
     copy = tmp_path / "copy"

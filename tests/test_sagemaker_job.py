@@ -2,8 +2,10 @@
 
 import io
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import boto3
+import botocore.waiter
 import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
@@ -333,8 +335,10 @@ def test_deploy_gives_up_when_the_config_never_appears(sagemaker):
         _deploy(client)
 
 
-def test_switching_instance_hosting_to_serverless_recreates_the_endpoint(sagemaker):
+def test_switching_instance_hosting_to_serverless_recreates_the_endpoint(sagemaker, monkeypatch):
     client, stubber = sagemaker
+    waited: list[float] = []  # botocore's endpoint_deleted waiter sleeps its delay between polls; recorded instead
+    monkeypatch.setattr(botocore.waiter, "time", SimpleNamespace(sleep=waited.append))
     _config_is_visible(stubber, serverless=True)
     stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old"), ENDPOINT)
     _config_is_visible(stubber, "mysfits-knn-old", serverless=False)
@@ -342,6 +346,7 @@ def test_switching_instance_hosting_to_serverless_recreates_the_endpoint(sagemak
     logged = []
     assert _deploy(client, log=logged.append) == "replaced"
     assert "cannot update" in logged[0]
+    assert waited == [15]  # one poll saw Deleting, the next saw it gone
 
 
 def test_a_failed_endpoint_is_recreated_not_updated(sagemaker):

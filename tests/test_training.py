@@ -37,6 +37,7 @@ def test_train_rejects_bad_arguments(tmp_path):
         training.train(rows=10_000, k=0, out_dir=tmp_path)
 
 
+@pytest.mark.slow  # trains a 1M-row model
 def test_ensure_model_reuses_an_existing_artifact(tmp_path):
     # 1M rows: a dense lattice trains faster (under 2 s) than a sparse 200k one.
     first = training.ensure_model(tmp_path, rows=1_000_000, seed=7)
@@ -47,6 +48,7 @@ def test_ensure_model_reuses_an_existing_artifact(tmp_path):
     assert first.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow  # trains a 1M-row model
 def test_ensure_model_replaces_a_corrupt_artifact(tmp_path):
     (tmp_path / "model.json").write_text("garbage")
     path = training.ensure_model(tmp_path, rows=1_000_000, seed=7)

@@ -2,7 +2,10 @@
 
 import importlib.util
 import logging
+import os
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import ModuleType
 from typing import TextIO
 
@@ -31,6 +34,23 @@ def load_recommendations_handler() -> ModuleType:
         del sys.modules[MODULE_NAME]
         raise
     return module
+
+
+@contextmanager
+def environment(values: Mapping[str, str], *, unset: tuple[str, ...] = ()) -> Iterator[None]:
+    """``os.environ`` with ``values`` set and ``unset`` removed, put back exactly as it was on exit."""
+    saved = {key: os.environ.get(key) for key in (*values, *unset)}
+    for key in unset:
+        os.environ.pop(key, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def print_handler_log_lines(stream: TextIO) -> None:

@@ -107,13 +107,14 @@ def _load_handler(env: dict[str, str]) -> ModuleType:
 
     Its boto3 client is built at import from the environment, so each local product gets its own module
     instance; whatever ``sys.modules`` held before (another product's, a test's) is put back afterwards.
+    ``env`` is in ``os.environ`` only during the import (the handler reads it then, and only then), and an
+    outer ``AWS_SESSION_TOKEN`` is hidden from the local keys: nothing else sees them, during or after.
     """
     from mysfits.standins import lambda_handler
 
-    with _HANDLER_LOCK:
+    with _HANDLER_LOCK, lambda_handler.environment(env, unset=("AWS_SESSION_TOKEN",)):
         previous = sys.modules.pop(lambda_handler.MODULE_NAME, None)
         try:
-            os.environ.update(env)
             return lambda_handler.load_recommendations_handler()
         finally:
             if previous is not None:
@@ -260,7 +261,6 @@ class LocalProduct(ServedBy):
         self.web_root = web_root
         self.handler_module: ModuleType | None = None
         self.web_app: WebApp | None = None
-        self._saved_env: dict[str, str | None] = {}
         self._stopped = False
 
     @property
@@ -288,11 +288,6 @@ class LocalProduct(ServedBy):
         self.endpoint.stop()
         if self.web_app is not None:
             self.web_app.pool.shutdown(wait=True, cancel_futures=True)
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
     def __enter__(self) -> LocalProduct:
         return self
@@ -390,8 +385,6 @@ def start_local_product(
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
-        product._saved_env = {key: os.environ.get(key) for key in (*env, "AWS_SESSION_TOKEN")}
-        os.environ.pop("AWS_SESSION_TOKEN", None)
         product.handler_module = _load_handler(env)
         endpoint.start()
         web_server.start("mysfits-web")
