@@ -2,7 +2,6 @@
 
 import io
 import json
-import os
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +9,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from mysfits.project_files import load_catalog
-from mysfits.standins.lambda_handler import load_recommendations_handler
+from mysfits.standins.lambda_handler import environment, load_recommendations_handler
 
 ENDPOINT = "mysfits-recommender"
 TEST_ENVIRONMENT = {
@@ -29,10 +28,10 @@ API_REQUEST_ID = "api-request-1"
 
 
 def load_handler():
-    """The handler module, loaded once per process; other test files may have loaded it already."""
-    for name, value in TEST_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
-    return load_recommendations_handler()
+    """The handler module, loaded once per process; other test files may have loaded it already. The handler reads
+    its environment and builds its client at import, so the test environment is set for the import only."""
+    with environment(TEST_ENVIRONMENT):
+        return load_recommendations_handler()
 
 
 def api_event(body, *, base64_encoded=False):

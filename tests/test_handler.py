@@ -4,6 +4,7 @@ import base64
 import importlib.util
 import json
 import logging
+import os
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +21,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from mysfits.standins.lambda_handler import HANDLER_PATH
+from mysfits.standins.lambda_handler import HANDLER_PATH, environment
 from tests.handler_support import (
     API_REQUEST_ID,
     CATALOG,
@@ -28,6 +29,7 @@ from tests.handler_support import (
     LAMBDA_CONTEXT,
     MYSFIT_IDS,
     PUBLIC_FIELDS,
+    TEST_ENVIRONMENT,
     api_event,
     expected_call,
     invoke_response,
@@ -497,11 +499,11 @@ def test_catalog_is_loaded_once_from_mysfits_json(module):
 
 def load_copy_with_catalog(tmp_path, catalog):
     """Import a copy of handler.py next to a different mysfits.json (under a throwaway module name)."""
-    load_handler()  # sets the test environment the import needs
     shutil.copy(HANDLER_PATH, tmp_path / "handler.py")
     (tmp_path / "mysfits.json").write_text(json.dumps({"mysfits": catalog}), encoding="utf-8")
     spec = importlib.util.spec_from_file_location("recommendations_handler_copy", tmp_path / "handler.py")
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    with environment(TEST_ENVIRONMENT):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
 
 
 def test_the_real_catalog_loads_in_a_fresh_import(tmp_path):
@@ -581,3 +583,10 @@ def test_the_client_config_makes_exactly_max_attempts_calls(module):
         server.server_close()
 
     assert calls == ["/endpoints/mysfits-recommender/invocations"] * module.MAX_ATTEMPTS
+
+
+def test_loading_the_handler_leaves_the_environment_as_it_was():
+    """The test credentials and ENDPOINT_NAME are for the handler's import only: later tests must not inherit them."""
+    before = dict(os.environ)
+    load_handler()
+    assert dict(os.environ) == before
