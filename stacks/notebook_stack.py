@@ -1,12 +1,12 @@
 """Notebook stack: the SageMaker notebook instance, its role, and the bucket for training data and models."""
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_codecommit as codecommit
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import MysfitsConfig
 from stacks.constructs.buckets import AccessLogsBucket, PrivateBucket
+from stacks.constructs.log_groups import stack_log_group
 from stacks.constructs.ml_notebook import MlNotebook
 from stacks.constructs.model_cleanup import ModelCleanup
 from stacks.constructs.model_operator import ModelOperatorPolicy
@@ -45,12 +45,11 @@ class NotebookStack(Stack):
         AutoDeleteProviderLogs(self, "AutoDeleteLogs", log_retention=config.log_retention)
         # SageMaker names the endpoint's log group itself and gives it no retention; created here first, it has
         # one. (Its training-job and notebook log groups are shared by the whole account: left to SageMaker.)
-        self.endpoint_log_group = logs.LogGroup(
+        self.endpoint_log_group = stack_log_group(
             self,
             "EndpointLogs",
-            log_group_name=f"/aws/sagemaker/Endpoints/{config.endpoint_name}",
             retention=config.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
+            name=f"/aws/sagemaker/Endpoints/{config.endpoint_name}",
         )
         self.pipeline = ModelPipeline(
             self,

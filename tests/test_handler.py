@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import SimpleNamespace
 
 import boto3
@@ -37,6 +37,7 @@ from tests.handler_support import (
     knn_reply,
     load_handler,
 )
+from tests.http_peers import JsonPeer
 
 SEED_BODY = '{"entry": [1,2,3,4,5]}'
 ENTRY_RULE = "entry must be an array of 5 integers from 1 to 8"
@@ -554,19 +555,11 @@ def test_the_client_config_makes_exactly_max_attempts_calls(module):
     """botocore's own retry loop, against a local server that always fails: MAX_ATTEMPTS calls, no more."""
     calls = []
 
-    class AlwaysFailing(BaseHTTPRequestHandler):
+    class AlwaysFailing(JsonPeer):
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
             calls.append(self.path)
-            body = b'{"message": "internal failure"}'
-            self.send_response(500)
-            self.send_header("x-amzn-ErrorType", "InternalFailure")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+            self.send_json(500, b'{"message": "internal failure"}', {"x-amzn-ErrorType": "InternalFailure"})
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), AlwaysFailing)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stacks.constructs.ml_notebook import LIFECYCLE_DIR, render_on_start_script
+from tests.http_peers import JsonPeer
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 VALUES = {
@@ -130,29 +131,19 @@ def test_on_start_fails_loudly_when_no_python_has_boto3(tmp_path, instance_root)
     assert not calls.exists()
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
+class _Recorder(JsonPeer):
     """Jupyter's sessions API (GET) or SageMaker's JSON API (POST), whichever the test starts it as."""
 
     reply: bytes = b"[]"
     received: list
 
     def do_GET(self):
-        self._answer(self.reply)
+        self.send_json(200, self.reply)
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append((self.headers["X-Amz-Target"], json.loads(body)))
-        self._answer(b"{}")
-
-    def _answer(self, body):
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(200, b"{}")
 
 
 @pytest.fixture

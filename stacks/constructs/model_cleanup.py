@@ -7,8 +7,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import CustomResource, Duration, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -23,6 +22,8 @@ from stacks.constructs.acknowledgments import (
     managed_policy,
     wildcard_resource,
 )
+from stacks.constructs.grants import service_role
+from stacks.constructs.log_groups import stack_log_group
 from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -71,13 +72,7 @@ class ModelCleanup(Construct):
         stack = Stack.of(self)
         self.names = names
 
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Model clean-up on stack delete: endpoint {names.endpoint_name}, {names.run_prefix}* only",
-        )
+        self.log_group = stack_log_group(self, "LogGroup", retention=log_retention)
         statements = {
             "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [self.log_group.log_group_arn]),
             # A Delete acts only while this stack itself is being deleted (not on an update's clean-up or rollback).
@@ -96,8 +91,13 @@ class ModelCleanup(Construct):
             # Listing has no resource-level permissions; the code keeps only names that start with the prefix.
             "ListRuns": (["sagemaker:ListEndpointConfigs", "sagemaker:ListModels"], ["*"]),
         }
-        for sid, (actions, resources) in statements.items():
-            self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        self.role = service_role(
+            self,
+            "Role",
+            service="lambda.amazonaws.com",
+            description=f"Model clean-up on stack delete: endpoint {names.endpoint_name}, {names.run_prefix}* only",
+            grants=statements,
+        )
 
         staging = Path(tempfile.mkdtemp(prefix="mysfits-model-cleanup-"))
         atexit.register(shutil.rmtree, staging, ignore_errors=True)  # CDK copies it into cdk.out at synth
@@ -125,9 +125,7 @@ class ModelCleanup(Construct):
         is_complete = function(
             "is_complete", f"On stack delete: wait for the endpoint, then delete {names.run_prefix}* models/configs"
         )
-        self.provider_log_group = logs.LogGroup(
-            self, "ProviderLogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.provider_log_group = stack_log_group(self, "ProviderLogGroup", retention=log_retention)
         self.provider = cr.Provider(
             self,
             "Provider",

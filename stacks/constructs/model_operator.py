@@ -9,6 +9,7 @@ from constructs import Construct
 
 from mysfits.settings import SageMakerNames
 from stacks.constructs.acknowledgments import ARN_HEAD, SAGEMAKER_ARN_HEAD, acknowledge, arn_of, wildcard_resource
+from stacks.constructs.grants import policy_statements
 from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
 from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
 
@@ -62,10 +63,7 @@ class ModelOperatorPolicy(Construct):
             self,
             "Policy",
             description="Run `python -m mysfits aws deploy-model` and `delete-model` for this project only",
-            statements=[
-                iam.PolicyStatement(sid=sid, actions=actions, resources=resources)
-                for sid, (actions, resources) in statements.items()
-            ],
+            statements=policy_statements(statements),
         )
         machine_id = stack.get_logical_id(state_machine.node.default_child)  # type: ignore[arg-type]
         machine_name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{machine_id}"}}]}}]}}'  # how cdk-nag writes it

@@ -6,7 +6,7 @@ format of `SageMakerNames.run_name`), runs as the project's SageMaker role (the 
 CDK's own), and uses the hyperparameters, variant and hosting of `mysfits/settings.py`.
 """
 
-from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Duration, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -25,6 +25,8 @@ from mysfits.settings import (
     knn_hyperparameters,
 )
 from stacks.constructs.acknowledgments import SAGEMAKER_ARN_HEAD, acknowledge, wildcard_resource
+from stacks.constructs.grants import Grants, service_role
+from stacks.constructs.log_groups import stack_log_group
 from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
 from stacks.constructs.sagemaker_arns import endpoint_arn as sagemaker_endpoint_arn
 from stacks.constructs.sagemaker_arns import run_arn
@@ -293,14 +295,23 @@ class ModelPipeline(Construct):
             .otherwise(wait_for_endpoint)
         )
 
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.role = iam.Role(
+        self.log_group = stack_log_group(self, "LogGroup", retention=log_retention)
+        self.role = service_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            service="states.amazonaws.com",
             description=f"Model pipeline: train and deploy {names.run_prefix}* runs to endpoint {names.endpoint_name}",
+            grants=self._grants(stack, names, endpoint_arn, run_config_arn),
         )
-        self._grant(stack, names, sagemaker_role, endpoint_arn, run_config_arn)
+        self._acknowledge(names)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassSageMakerRole",
+                actions=["iam:PassRole"],
+                resources=[sagemaker_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -310,15 +321,15 @@ class ModelPipeline(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             # CDK's task grants use wildcards (training-job/*, model/*) and miss CreateEndpoint's endpoint-config
-            # resource: its policy additions are dropped and `_grant` states exactly what the states call.
+            # resource: its policy additions are dropped and `_grants` states exactly what the states call.
             role=self.role.without_policy_updates(),
         )
         self.state_machine.node.add_dependency(self.role)  # its policy must exist before the first execution
 
-    def _grant(
-        self, stack: Stack, names: SageMakerNames, sagemaker_role: iam.IRole, endpoint_arn: str, run_config_arn: str
-    ) -> None:
-        statements = {
+    @staticmethod
+    def _grants(stack: Stack, names: SageMakerNames, endpoint_arn: str, run_config_arn: str) -> Grants:
+        """Exactly what the states call (CDK's own task grants use wildcards and miss CreateEndpoint's config)."""
+        return {
             # .sync describes the job until it ends and stops it when the execution is stopped.
             "RunTrainingJobs": (
                 [
@@ -346,11 +357,11 @@ class ModelPipeline(Construct):
             ),
             "WatchOrReplaceTheEndpoint": (["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"], [endpoint_arn]),
             # Step Functions' log delivery and X-Ray: none of these actions has a resource type.
-            "DeliverLogs": (list(LOG_DELIVERY_ACTIONS), ["*"]),
-            "Tracing": (list(TRACING_ACTIONS), ["*"]),
+            "DeliverLogs": (LOG_DELIVERY_ACTIONS, ["*"]),
+            "Tracing": (TRACING_ACTIONS, ["*"]),
         }
-        for sid, (actions, resources) in statements.items():
-            self.role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+
+    def _acknowledge(self, names: SageMakerNames) -> None:
         acknowledge(
             self.role,
             {
@@ -366,14 +377,6 @@ class ModelPipeline(Construct):
                 "and X-Ray's PutTraceSegments, PutTelemetryRecords and GetSampling* have no resource types, so they "
                 "need '*'.",
             },
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PassSageMakerRole",
-                actions=["iam:PassRole"],
-                resources=[sagemaker_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
         )
 
     def _describe_endpoint(self, state_name: str, endpoint_arn: str, result_path: str) -> tasks.CallAwsService:

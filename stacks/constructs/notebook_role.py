@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.constructs.acknowledgments import SAGEMAKER_ARN_HEAD, acknowledge, arn_of, wildcard_resource
+from stacks.constructs.grants import grant
 
 # Training data and model artifacts live under this folder of the artifacts bucket (mysfits/ml/sagemaker_job.py).
 ARTIFACTS_FOLDER = "knn"
@@ -75,8 +76,7 @@ class NotebookRole(iam.Role):
             "ListModelsAndEndpointConfigs": (["sagemaker:ListModels", "sagemaker:ListEndpointConfigs"], ["*"]),
             "StopOwnNotebookWhenIdle": (["sagemaker:StopNotebookInstance"], [arn("notebook-instance", instance_name)]),
         }
-        for sid, (actions, resources) in statements.items():
-            self.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        grant(self, statements)
         # Training jobs and models run as this same role, so it may hand itself, and only itself, to SageMaker.
         self.add_to_policy(
             iam.PolicyStatement(

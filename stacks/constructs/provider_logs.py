@@ -1,9 +1,11 @@
 """A log group with retention for CDK's S3 auto-delete provider, which otherwise gets one from Lambda without
 retention that survives `cdk destroy` (the provider writes its last lines while the stack is being deleted)."""
 
-from aws_cdk import CfnResource, RemovalPolicy, Stack
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from stacks.constructs.log_groups import stack_log_group
 
 # The stack-wide singleton that `s3.Bucket(auto_delete_objects=True)` adds, and its Lambda function.
 AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
@@ -21,5 +23,5 @@ class AutoDeleteProviderLogs(Construct):
             raise ValueError(f"{Stack.of(self).stack_name} has no auto-delete bucket, so no provider to log for")
         handler = provider.node.find_child(PROVIDER_HANDLER_ID)
         assert isinstance(handler, CfnResource)
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.log_group = stack_log_group(self, "LogGroup", retention=log_retention)
         handler.add_property_override("LoggingConfig", {"LogGroup": self.log_group.log_group_name})

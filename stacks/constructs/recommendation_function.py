@@ -2,14 +2,15 @@
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mysfits.settings import InvokeBudget
 from stacks.constructs.acknowledgments import acknowledge, wildcard_resource
+from stacks.constructs.grants import service_role
+from stacks.constructs.log_groups import stack_log_group
 
 HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "recommendations"
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".DS_Store"]
@@ -32,36 +33,21 @@ class RecommendationFunction(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
-        self.log_group = logs.LogGroup(
-            self,
-            "LogGroup",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.log_group = stack_log_group(self, "LogGroup", retention=log_retention)
         # SageMaker lower-cases endpoint ARNs, so a mixed-case name must be lower-cased to match.
         self.endpoint_arn = stack.format_arn(
             service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
         )
 
-        self.role = iam.Role(
+        self.role = service_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            service="lambda.amazonaws.com",
             description="Recommendation Lambda: write its own logs and invoke the one recommender endpoint",
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="InvokeRecommenderEndpoint",
-                actions=["sagemaker:InvokeEndpoint"],
-                resources=[self.endpoint_arn],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            )
+            grants={
+                "InvokeRecommenderEndpoint": (["sagemaker:InvokeEndpoint"], [self.endpoint_arn]),
+                "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [self.log_group.log_group_arn]),
+            },
         )
 
         self.function = lambda_.Function(

@@ -9,6 +9,7 @@ from constructs import Construct
 from mysfits.settings import API_STAGE_NAME, api_path
 from stacks.api_contract import REQUEST_SCHEMA_NAME, component_schema, to_api_gateway_schema
 from stacks.constructs.acknowledgments import acknowledge, managed_policy
+from stacks.constructs.log_groups import stack_log_group
 
 RESOURCE_PATH = api_path().removeprefix("/")
 BAD_BODY_MESSAGE = (
@@ -36,9 +37,7 @@ class RecommendationsApi(Construct):
         """`create_account_role`: set API Gateway's account-wide CloudWatch role (see `_account_role_note`)."""
         super().__init__(scope, construct_id)
 
-        self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.access_log_group = stack_log_group(self, "AccessLogs", retention=log_retention)
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
@@ -115,14 +114,11 @@ class RecommendationsApi(Construct):
         self.recommendations_url = self.rest_api.url_for_path(f"/{RESOURCE_PATH}")
         # API Gateway names the execution log group itself and creates it without retention; created here first,
         # it has one and goes with the stack (the stage is deleted first, so nothing writes to it afterwards).
-        self.execution_log_group = logs.LogGroup(
+        self.execution_log_group = stack_log_group(
             self,
             "ExecutionLogs",
-            log_group_name=Fn.join(
-                "", ["API-Gateway-Execution-Logs_", self.rest_api.rest_api_id, f"/{API_STAGE_NAME}"]
-            ),
             retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
+            name=Fn.join("", ["API-Gateway-Execution-Logs_", self.rest_api.rest_api_id, f"/{API_STAGE_NAME}"]),
         )
         self.rest_api.deployment_stage.node.add_dependency(self.execution_log_group)
         self._acknowledge_public_endpoint(create_account_role)

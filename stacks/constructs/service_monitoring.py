@@ -5,6 +5,9 @@ own Embedded Metric Format metrics (`Mysfits/Recommendations`) are custom sectio
 monitor for either. Every alarm states its reason in its description and chooses how missing data counts.
 """
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
@@ -36,6 +39,7 @@ DASHBOARD_NAME = "mysfits-recommendations"
 CLOUDFRONT_METRICS_REGION = "us-east-1"
 SAGEMAKER_VARIANT = "AllTraffic"  # the notebook deploys one production variant with SageMaker's default name
 NOT_MISSING = cloudwatch.TreatMissingData.NOT_BREACHING
+T = TypeVar("T")
 
 # Reasons, written for a demo or workshop site: few visitors, in bursts, and nobody on call around the clock.
 API_5XX_REASON = (
@@ -54,6 +58,11 @@ P99_LATENCY_REASON = (
     "API p99 latency stayed above 3 s for 15 minutes. A warm answer takes tens of milliseconds and a Lambda cold "
     "start about one second; 3 s means the model or Lambda is persistently slow. Sparse periods are not judged."
 )
+
+
+def _alarm(threshold: Callable[..., T], reason: str, **limits: Any) -> T:
+    """Every alarm says why in its description and treats missing data as not breaching: a quiet demo is not broken."""
+    return threshold(**limits, alarm_description_override=reason, treat_missing_data_override=NOT_MISSING)
 
 
 class ServiceMonitoring(Construct):
@@ -99,22 +108,18 @@ class ServiceMonitoring(Construct):
             alarm_friendly_name="Api",
             human_readable_name="REST API POST /recommendations",
             add5_xx_fault_rate_alarm={
-                "Critical": ErrorRateThreshold(
-                    max_error_rate=0.05,
-                    datapoints_to_alarm=2,
-                    evaluation_periods=3,
-                    alarm_description_override=API_5XX_REASON,
-                    treat_missing_data_override=NOT_MISSING,
+                "Critical": _alarm(
+                    ErrorRateThreshold, API_5XX_REASON, max_error_rate=0.05, datapoints_to_alarm=2, evaluation_periods=3
                 )
             },
             add_latency_p99_alarm={
-                "Warning": LatencyThreshold(
+                "Warning": _alarm(
+                    LatencyThreshold,
+                    P99_LATENCY_REASON,
                     max_latency=Duration.seconds(3),
                     datapoints_to_alarm=3,
                     evaluation_periods=3,
                     evaluate_low_sample_count_percentile=False,
-                    alarm_description_override=P99_LATENCY_REASON,
-                    treat_missing_data_override=NOT_MISSING,
                 )
             },
         )
@@ -123,12 +128,12 @@ class ServiceMonitoring(Construct):
             alarm_friendly_name="Function",
             human_readable_name="Recommendation Lambda",
             add_fault_count_alarm={
-                "Critical": ErrorCountThreshold(
+                "Critical": _alarm(
+                    ErrorCountThreshold,
+                    LAMBDA_ERRORS_REASON,
                     max_error_count=0,
                     datapoints_to_alarm=1,
                     evaluation_periods=1,
-                    alarm_description_override=LAMBDA_ERRORS_REASON,
-                    treat_missing_data_override=NOT_MISSING,
                 )
             },
         )

@@ -1,6 +1,6 @@
 """The website: a private bucket behind CloudFront (OAC), with the API served on the same origin."""
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -13,6 +13,7 @@ from mysfits.project_files import CATALOG_DIR, CATALOG_PATH, WEB_DIR
 from mysfits.settings import CONTENT_SECURITY_POLICY, api_path
 from stacks.constructs.acknowledgments import acknowledge, arn_of, managed_policy, wildcard_resource
 from stacks.constructs.buckets import PrivateBucket
+from stacks.constructs.log_groups import stack_log_group
 
 
 class StaticSite(Construct):
@@ -82,9 +83,7 @@ class StaticSite(Construct):
             log_file_prefix="cloudfront/",
         )
 
-        self.deployment_log_group = logs.LogGroup(
-            self, "DeploymentLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.deployment_log_group = stack_log_group(self, "DeploymentLogs", retention=log_retention)
         self.deployment = s3deploy.BucketDeployment(
             self,
             "Content",
