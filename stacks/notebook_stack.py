@@ -61,13 +61,7 @@ class NotebookStack(Stack):
             knn_image_uri=self.notebook.knn_image_uri,
             log_retention=config.log_retention,
         )
-        self.operator_policy = ModelOperatorPolicy(
-            self,
-            "ModelOperator",
-            names=config.sagemaker_names,
-            artifacts_bucket=self.artifacts_bucket,
-            state_machine=self.pipeline.state_machine,
-        )
+        self.operator_policy = ModelOperatorPolicy(self, "ModelOperator", pipeline=self.pipeline)
         # Deleted first on `cdk destroy`: the endpoint goes while the role it runs as and its log group still exist.
         self.model_cleanup = ModelCleanup(
             self,

@@ -289,6 +289,17 @@ def _old_endpoint_is_replaced(stubber, *, still_deleting_once):
     stubber.add_response("create_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
 
 
+def _old_endpoint_reports(stubber, *statuses, **extra):
+    """DescribeEndpoint answers for the running endpoint (config mysfits-knn-old), one per status, in order."""
+    for status in statuses:
+        stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old", status, **extra), ENDPOINT)
+
+
+def _deploy_logged(client):
+    logged = []
+    return _deploy(client, log=logged.append), logged
+
+
 def _deploy(client, **kwargs):
     return job.deploy_endpoint(
         client, endpoint_name="mysfits-recommender", config_name=NAME, names=NAMES, sleep=lambda _: None, **kwargs
@@ -353,25 +364,22 @@ def test_a_failed_endpoint_is_recreated_not_updated(sagemaker):
     """EndpointStatus: DeleteEndpoint is the only operation a Failed endpoint accepts."""
     client, stubber = sagemaker
     _config_is_visible(stubber)
-    failed = _described_endpoint("mysfits-knn-old", "Failed", FailureReason="quota exceeded")
-    stubber.add_response("describe_endpoint", failed, ENDPOINT)
+    _old_endpoint_reports(stubber, "Failed", FailureReason="quota exceeded")
     _config_is_visible(stubber, "mysfits-knn-old")
     _old_endpoint_is_replaced(stubber, still_deleting_once=False)
-    logged = []
-    assert _deploy(client, log=logged.append) == "replaced"
+    outcome, logged = _deploy_logged(client)
+    assert outcome == "replaced"
     assert "Failed (quota exceeded)" in logged[0]
 
 
 def test_an_endpoint_still_updating_is_waited_for_before_the_update(sagemaker):
     client, stubber = sagemaker
     _config_is_visible(stubber)
-    stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old", "Updating"), ENDPOINT)
-    stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old"), ENDPOINT)  # the waiter
-    stubber.add_response("describe_endpoint", _described_endpoint("mysfits-knn-old"), ENDPOINT)
+    _old_endpoint_reports(stubber, "Updating", "InService", "InService")  # then the waiter, then a fresh look
     _config_is_visible(stubber, "mysfits-knn-old")
     stubber.add_response("update_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
-    logged = []
-    assert _deploy(client, log=logged.append) == "updated"
+    outcome, logged = _deploy_logged(client)
+    assert outcome == "updated"
     assert "is Updating; waiting" in logged[0]
 
 

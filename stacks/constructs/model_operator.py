@@ -3,29 +3,22 @@ it to the user or role that runs the CLI (the stack outputs its ARN)."""
 
 from aws_cdk import Fn, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from mysfits.settings import SageMakerNames
 from stacks.constructs.acknowledgments import ARN_HEAD, SAGEMAKER_ARN_HEAD, acknowledge, arn_of, wildcard_resource
 from stacks.constructs.grants import policy_statements
+from stacks.constructs.model_pipeline import ModelPipeline
 from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
 from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
 
 
 class ModelOperatorPolicy(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        names: SageMakerNames,
-        artifacts_bucket: s3.IBucket,
-        state_machine: sfn.IStateMachine,
-    ) -> None:
+    """What `deploy-model` and `delete-model` call, for the `pipeline`'s bucket, state machine and names only."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, pipeline: ModelPipeline) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        names, artifacts_bucket, state_machine = pipeline.names, pipeline.artifacts_bucket, pipeline.state_machine
 
         def arn(service: str, resource: str, name: str, sep: str = "/") -> str:
             return f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}:{resource}{sep}{name}"

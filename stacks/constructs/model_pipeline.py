@@ -88,6 +88,7 @@ class ModelPipeline(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.names = names
+        self.artifacts_bucket = artifacts_bucket
 
         # The tasks pass this role to SageMaker; a mutable role would receive CDK's own grants for them (S3 read and
         # write on '*' for the JSON-path locations). The role's policy is its owner's: it already reads knn/.
