@@ -70,6 +70,9 @@ class NotebookStack(Stack):
             log_retention=config.log_retention,
             keep_until_done=[self.notebook.role, self.artifacts_bucket, self.endpoint_log_group],
         )
+        # Deleted before the clean-up runs: deleting a state machine terminates its running executions at their next
+        # state, so a pipeline run cannot create the endpoint again after the clean-up has deleted it.
+        self.pipeline.state_machine.node.add_dependency(self.model_cleanup.resource)
 
         CfnOutput(self, "NotebookName", value=self.notebook.instance.attr_notebook_instance_name)
         CfnOutput(

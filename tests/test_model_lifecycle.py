@@ -307,6 +307,14 @@ def test_cleanup_runs_before_what_the_endpoint_needs_is_deleted(synthesized):
     assert resource["DeletionPolicy"] == "Delete"
 
 
+def test_the_pipeline_is_deleted_before_the_cleanup_runs(synthesized):
+    """DeleteStateMachine terminates running executions at their next state transition (Step Functions API
+    reference): with the pipeline gone first, no execution can recreate the endpoint after the clean-up."""
+    cleanup_id, _ = only(synthesized.resources(STACK, RESOURCE_TYPE))
+    machine_id, machine = _pipeline(synthesized)
+    assert cleanup_id in machine["DependsOn"], machine_id
+
+
 def test_cleanup_provider_waits_long_enough_and_logs_with_retention(synthesized, resolver):
     _waiter_id, waiter = only(
         {k: v for k, v in synthesized.resources(STACK, "AWS::StepFunctions::StateMachine").items() if "waiter" in k}
