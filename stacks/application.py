@@ -75,9 +75,9 @@ def build_app(app: App, config: MysfitsConfig) -> MysfitsStacks:
         app,
         "MysfitsMonitoring",
         config=config,
-        function=recommendations.function,
-        api=api.api,
         distribution=website.site.distribution,
+        api=api.api,
+        function=recommendations.function,
         description="Mysfits recommendations: dashboard, alarms and the encrypted SNS topic they publish to",
     )
     for stack in (repository, notebook, recommendations, api, website, monitoring):

@@ -13,7 +13,8 @@ from stacks.constructs.service_monitoring import ALARM_NAME_PREFIX, ServiceMonit
 
 
 class MonitoringStack(Stack):
-    """Watches resources owned by three other stacks; it depends on them, they never depend on it."""
+    """Watches resources owned by three other stacks, in a request's order (CloudFront, the API, the Lambda); it
+    depends on them, they never depend on it."""
 
     def __init__(
         self,
@@ -21,9 +22,9 @@ class MonitoringStack(Stack):
         construct_id: str,
         *,
         config: MysfitsConfig,
-        function: lambda_.IFunction,
-        api: apigw.RestApi,
         distribution: cloudfront.IDistribution,
+        api: apigw.RestApi,
+        function: lambda_.IFunction,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -31,9 +32,9 @@ class MonitoringStack(Stack):
         monitoring = ServiceMonitoring(
             self,
             "Service",
-            function=function,
-            api=api,
             distribution=distribution,
+            api=api,
+            function=function,
             endpoint_name=config.endpoint_name,
             metrics_namespace=METRICS_NAMESPACE,
             alarm_topic=alarms.topic,

@@ -360,27 +360,27 @@ def test_switching_instance_hosting_to_serverless_recreates_the_endpoint(sagemak
     assert waited == [15]  # one poll saw Deleting, the next saw it gone
 
 
-def test_a_failed_endpoint_is_recreated_not_updated(sagemaker):
-    """EndpointStatus: DeleteEndpoint is the only operation a Failed endpoint accepts."""
+@pytest.mark.parametrize(
+    ("statuses", "extra", "outcome", "said"),
+    [
+        # EndpointStatus: DeleteEndpoint is the only operation a Failed endpoint accepts.
+        (("Failed",), {"FailureReason": "quota exceeded"}, "replaced", "Failed (quota exceeded)"),
+        # Updating: the waiter, then a fresh look, then the update.
+        (("Updating", "InService", "InService"), {}, "updated", "is Updating; waiting"),
+    ],
+)
+def test_a_failed_endpoint_is_recreated_and_an_updating_one_waited_for(sagemaker, statuses, extra, outcome, said):
     client, stubber = sagemaker
     _config_is_visible(stubber)
-    _old_endpoint_reports(stubber, "Failed", FailureReason="quota exceeded")
+    _old_endpoint_reports(stubber, *statuses, **extra)
     _config_is_visible(stubber, "mysfits-knn-old")
-    _old_endpoint_is_replaced(stubber, still_deleting_once=False)
-    outcome, logged = _deploy_logged(client)
-    assert outcome == "replaced"
-    assert "Failed (quota exceeded)" in logged[0]
-
-
-def test_an_endpoint_still_updating_is_waited_for_before_the_update(sagemaker):
-    client, stubber = sagemaker
-    _config_is_visible(stubber)
-    _old_endpoint_reports(stubber, "Updating", "InService", "InService")  # then the waiter, then a fresh look
-    _config_is_visible(stubber, "mysfits-knn-old")
-    stubber.add_response("update_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
-    outcome, logged = _deploy_logged(client)
-    assert outcome == "updated"
-    assert "is Updating; waiting" in logged[0]
+    if outcome == "replaced":
+        _old_endpoint_is_replaced(stubber, still_deleting_once=False)
+    else:
+        stubber.add_response("update_endpoint", {"EndpointArn": ARN}, {**ENDPOINT, "EndpointConfigName": NAME})
+    deployed, logged = _deploy_logged(client)
+    assert deployed == outcome
+    assert said in logged[0]
 
 
 def test_deploy_updates_an_existing_endpoint(sagemaker):

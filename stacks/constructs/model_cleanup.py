@@ -131,9 +131,9 @@ class ModelCleanup(Construct):
             "Provider",
             on_event_handler=on_event,
             is_complete_handler=is_complete,
+            log_group=self.provider_log_group,
             query_interval=QUERY_INTERVAL,
             total_timeout=TOTAL_TIMEOUT,
-            log_group=self.provider_log_group,
             # The framework's waiter state machine logs to the same group, with retention.
             disable_waiter_state_machine_logging=False,
             waiter_state_machine_log_options=cr.LogOptions(destination=self.provider_log_group, level=sfn.LogLevel.ALL),
