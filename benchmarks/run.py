@@ -25,12 +25,12 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 EMPTY_APP_DIR = PROJECT_ROOT / "benchmarks" / "empty_app"
-HANDLER_DIR = PROJECT_ROOT / "lambda" / "recommendations"
 CDK = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 PYTHON = sys.executable
 
 from benchmarks import load  # noqa: E402 - needs the project root on sys.path
 from mysfits.cli.cdk_env import offline_cli_env  # noqa: E402
+from mysfits.project_files import HANDLER_DIR  # noqa: E402
 from mysfits.settings import DEFAULT_ENDPOINT_NAME, api_path  # noqa: E402
 
 OFFLINE_ENV = {**offline_cli_env(), "CDK_BENCH_PYTHON": PYTHON}  # the same environment the CLI test uses

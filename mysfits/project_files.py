@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The Mysfits catalog ships in the Lambda package; the website deploys the same file.
-CATALOG_DIR = PROJECT_ROOT / "lambda" / "recommendations"
-CATALOG_PATH = CATALOG_DIR / "mysfits.json"
+# The recommendation Lambda's package: the handler and the Mysfits catalog it ships (the website deploys the same file).
+HANDLER_DIR = PROJECT_ROOT / "lambda" / "recommendations"
+HANDLER_PATH = HANDLER_DIR / "handler.py"
+CATALOG_PATH = HANDLER_DIR / "mysfits.json"
 WEB_DIR = PROJECT_ROOT / "web"
 QUESTIONNAIRE_PATH = WEB_DIR / "questionnaire.json"
 # Region -> AWS account that publishes the built-in k-NN image (`<account>.dkr.ecr.<region>.amazonaws.com/knn:1`).

@@ -3,8 +3,9 @@
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from mysfits.project_files import PROJECT_ROOT
 from stacks.config import MysfitsConfig
-from stacks.constructs.seeded_repository import PROJECT_ROOT, SeededRepository
+from stacks.constructs.seeded_repository import SeededRepository
 
 
 class RepositoryStack(Stack):

@@ -17,6 +17,12 @@ from stacks.application import MysfitsStacks, build_app  # noqa: E402
 from stacks.config import MysfitsConfig  # noqa: E402
 
 
+def only(resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The one resource of a `SynthesizedApp.resources(...)` answer; anything else fails with the logical IDs."""
+    assert len(resources) == 1, sorted(resources)
+    return next(iter(resources.values()))
+
+
 def cdk_json_context() -> dict[str, Any]:
     """`cdk.App()` under pytest does not read cdk.json, so the tests pass its context in explicitly."""
     return load_cdk_context()

@@ -24,6 +24,13 @@ PSEUDO_PARAMETERS = {
 }
 # The UUID part of every stack's ID (`AWS::StackId` is arn:...:stack/<stack name>/<uuid>).
 STACK_UUID = "0123abcd-4567-89ef-0123-456789abcdef"
+
+
+def stack_id(stack_name: str) -> str:
+    """What `AWS::StackId` resolves to for `stack_name` in the imagined deployment."""
+    return f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/{STACK_UUID}"
+
+
 # Dependent actions that the SAR lists but that apply only when the request carries what they authorize.
 ROLE_PASSING = {"iam:passrole"}
 TAGGING = {"sagemaker:addtags", "ecr:tagresource", "logs:tagresource", "logs:tagloggroup"}
@@ -183,7 +190,7 @@ class TemplateResolver:
         if name in PSEUDO_PARAMETERS:
             return PSEUDO_PARAMETERS[name]
         if name == "AWS::StackId":
-            return f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/{STACK_UUID}"
+            return stack_id(stack)
         template = self.templates[stack]
         if name in template.get("Parameters", {}):
             default = template["Parameters"][name].get("Default")

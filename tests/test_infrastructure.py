@@ -14,6 +14,7 @@ from mysfits.settings import Hosting, invoke_budget
 from stacks.api_contract import REQUEST_SCHEMA_NAME, component_schema
 from stacks.constructs import recommendation_function
 from stacks.constructs.recommendation_function import METRICS_NAMESPACE
+from tests.cdk_support import only
 from tests.handler_support import load_handler
 
 # Resources allowed to keep DeletionPolicy Retain, each with the reason; everything else must go with the stack.
@@ -40,11 +41,6 @@ def policy_statements(synthesized) -> list[tuple[str, str, dict[str, Any]]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
-
-
-def only(resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    assert len(resources) == 1, sorted(resources)
-    return next(iter(resources.values()))
 
 
 def test_every_bucket_is_private_encrypted_and_tls_only(synthesized):

@@ -21,7 +21,7 @@ from mysfits.settings import DEFAULT_K, SageMakerNames, knn_hyperparameters
 from stacks.constructs.model_cleanup import HANDLER, RESOURCE_TYPE, stage_cleanup_code
 from stacks.constructs.model_pipeline import MISSING_ENDPOINT, START_TIME_SEPARATORS
 from tests.cdk_support import SynthesizedApp
-from tests.iam_support import TemplateResolver
+from tests.iam_support import TemplateResolver, stack_id
 
 STACK = "MysfitsNotebook"
 REGION = "us-east-1"
@@ -383,7 +383,7 @@ def cleanup(monkeypatch) -> tuple[ModuleType, Stubber]:
         stacks.assert_no_pending_responses()
 
 
-STACK_ID = f"arn:aws:cloudformation:{REGION}:123456789012:stack/MysfitsNotebook/0123abcd-4567-89ef-0123-456789abcdef"
+STACK_ID = stack_id(STACK)
 
 
 class StackStatuses:

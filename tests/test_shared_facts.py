@@ -8,18 +8,13 @@ import re
 import pytest
 
 from mysfits import settings
-from mysfits.project_files import PROJECT_ROOT, load_cdk_context, load_openapi
+from mysfits.project_files import HANDLER_PATH, PROJECT_ROOT, load_cdk_context, load_openapi
 from mysfits.standins import apigw, server
 from stacks.api_contract import REQUEST_SCHEMA_NAME
+from tests.cdk_support import only
 from tests.handler_support import api_event, load_handler
 
-HANDLER_SOURCE = PROJECT_ROOT / "lambda" / "recommendations" / "handler.py"
 WEB_APP = PROJECT_ROOT / "web" / "app.js"
-
-
-def only(resources: dict) -> dict:
-    (resource,) = resources.values()
-    return resource
 
 
 def test_the_api_path_is_the_openapi_documents_one_path():
@@ -64,7 +59,7 @@ def test_the_handler_accepts_exactly_the_answer_domain():
 def _handler_environment_defaults() -> dict[str, str]:
     """`os.environ.get(NAME, "default")` calls in handler.py, by name."""
     defaults = {}
-    for node in ast.walk(ast.parse(HANDLER_SOURCE.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(HANDLER_PATH.read_text(encoding="utf-8"))):
         if (
             isinstance(node, ast.Call)
             and ast.unparse(node.func) == "os.environ.get"

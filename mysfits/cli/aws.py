@@ -142,8 +142,7 @@ def deploy_model(
 ) -> None:
     outputs = stack_outputs(session.client("cloudformation"))
     body, rows = training_csv(args.data, args.rows, args.seed)
-    upload = outputs.names.run_name()
-    key = f"knn/{upload}/train/knn-train.csv"
+    key = sagemaker_job.training_data_key(outputs.names.run_name())
     uri = sagemaker_job.upload_training_data(session.client("s3"), outputs.bucket, body, key=key)
     log(f"uploaded {rows} rows to {uri}")
     stepfunctions = session.client("stepfunctions")

@@ -57,6 +57,11 @@ def knn_image_uri(region: str) -> str:
     return knn_image_uri_for(registries[region], region)
 
 
+def training_data_key(run_name: str) -> str:
+    """Where a run's training data goes: its own folder under knn/, the folder the roles may read and write."""
+    return f"knn/{run_name}/train/knn-train.csv"
+
+
 def upload_training_data(s3: Any, bucket: str, body: bytes | Path, key: str = "knn/train/knn-train.csv") -> str:
     """Upload the label-first CSV; returns its ``s3://`` URI (the training channel's prefix is its folder)."""
     payload = Path(body).read_bytes() if isinstance(body, Path) else body
@@ -418,7 +423,7 @@ def run(
     """Upload, train, wait, create model + config, create/update the endpoint, wait; names of what exists."""
     names = names or sagemaker_names()
     name = names.run_name()
-    train_uri = upload_training_data(s3, bucket, train_csv, key=f"knn/{name}/train/knn-train.csv")
+    train_uri = upload_training_data(s3, bucket, train_csv, key=training_data_key(name))
     log(f"uploaded training data to {train_uri}")
     job = start_training_job(
         sagemaker,

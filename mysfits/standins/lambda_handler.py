@@ -9,9 +9,8 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import TextIO
 
-from mysfits.project_files import PROJECT_ROOT
+from mysfits.project_files import HANDLER_PATH
 
-HANDLER_PATH = PROJECT_ROOT / "lambda" / "recommendations" / "handler.py"
 MODULE_NAME = "recommendations_handler"
 LOGGER_NAME = "recommendations"  # the handler's logger: one JSON line per request, its metrics included (EMF)
 

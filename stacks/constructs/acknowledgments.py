@@ -28,9 +28,14 @@ def managed_policy(name: str) -> str:
     return f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]"
 
 
-def arn_of(construct: IConstruct) -> str:
-    """How cdk-nag writes the ARN of `construct`'s CloudFormation resource: `<LogicalId.Arn>`."""
+def logical_id(construct: IConstruct) -> str:
+    """The logical ID of `construct`'s CloudFormation resource, which cdk-nag writes in place of its tokens."""
     resource = construct.node.default_child or construct
     if not isinstance(resource, CfnResource):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource")
-    return f"<{Stack.of(construct).get_logical_id(resource)}.Arn>"
+    return Stack.of(construct).get_logical_id(resource)
+
+
+def arn_of(construct: IConstruct) -> str:
+    """How cdk-nag writes the ARN of `construct`'s CloudFormation resource: `<LogicalId.Arn>`."""
+    return f"<{logical_id(construct)}.Arn>"

@@ -14,6 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
+from mysfits.project_files import PROJECT_ROOT
 from mysfits.settings import SageMakerNames
 from stacks.constructs.acknowledgments import (
     SAGEMAKER_ARN_HEAD,
@@ -26,7 +27,6 @@ from stacks.constructs.grants import service_role
 from stacks.constructs.log_groups import stack_log_group
 from stacks.constructs.sagemaker_arns import endpoint_arn, run_arn
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HANDLER = PROJECT_ROOT / "lambda" / "model_cleanup" / "sagemaker_cleanup.py"
 # The names logic and the clean-up itself ship with the function: one implementation for notebook and stack.
 SHARED_MODULES = (

@@ -5,7 +5,14 @@ from aws_cdk import Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.constructs.acknowledgments import ARN_HEAD, SAGEMAKER_ARN_HEAD, acknowledge, arn_of, wildcard_resource
+from stacks.constructs.acknowledgments import (
+    ARN_HEAD,
+    SAGEMAKER_ARN_HEAD,
+    acknowledge,
+    arn_of,
+    logical_id,
+    wildcard_resource,
+)
 from stacks.constructs.grants import policy_statements
 from stacks.constructs.model_pipeline import ModelPipeline
 from stacks.constructs.notebook_role import ARTIFACTS_FOLDER
@@ -58,8 +65,9 @@ class ModelOperatorPolicy(Construct):
             description="Run `python -m mysfits aws deploy-model` and `delete-model` for this project only",
             statements=policy_statements(statements),
         )
-        machine_id = stack.get_logical_id(state_machine.node.default_child)  # type: ignore[arg-type]
-        machine_name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{machine_id}"}}]}}]}}'  # how cdk-nag writes it
+        machine_name = (
+            f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id(state_machine)}"}}]}}]}}'  # as cdk-nag
+        )
         acknowledge(
             self.policy,
             {

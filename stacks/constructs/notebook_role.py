@@ -7,14 +7,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.constructs.acknowledgments import SAGEMAKER_ARN_HEAD, acknowledge, arn_of, wildcard_resource
+from stacks.constructs.acknowledgments import ARN_HEAD, SAGEMAKER_ARN_HEAD, acknowledge, arn_of, wildcard_resource
 from stacks.constructs.grants import grant
 
 # Training data and model artifacts live under this folder of the artifacts bucket (mysfits/ml/sagemaker_job.py).
 ARTIFACTS_FOLDER = "knn"
 # Where SageMaker publishes the instance metrics of training jobs and endpoints with the execution role.
 SAGEMAKER_METRIC_NAMESPACES = ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints"]
-LOGS_ARN_HEAD = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+LOGS_ARN_HEAD = f"{ARN_HEAD.format(service='logs')}:log-group:"
 
 
 class NotebookRole(iam.Role):
@@ -89,30 +89,20 @@ class NotebookRole(iam.Role):
 
     def _grant_artifacts(self, bucket: s3.IBucket) -> None:
         # Training jobs list their S3Prefix input channel; the notebook uploads the data, training writes the model.
-        self.add_to_policy(
-            iam.PolicyStatement(sid="ListArtifacts", actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
-        )
-        self.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadWriteArtifacts",
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[bucket.arn_for_objects(f"{ARTIFACTS_FOLDER}/*")],
-            )
+        grant(
+            self,
+            {
+                "ListArtifacts": (["s3:ListBucket"], [bucket.bucket_arn]),
+                "ReadWriteArtifacts": (
+                    ["s3:GetObject", "s3:PutObject"],
+                    [bucket.arn_for_objects(f"{ARTIFACTS_FOLDER}/*")],
+                ),
+            },
         )
 
     def _grant_knn_image(self, knn_repository_arn: str) -> None:
-        self.add_to_policy(
-            iam.PolicyStatement(
-                sid="PullKnnImage",
-                actions=[
-                    "ecr:BatchGetImage",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:BatchCheckLayerAvailability",
-                ],
-                resources=[knn_repository_arn],
-            )
-        )
-        self.add_to_policy(iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        pull = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+        grant(self, {"PullKnnImage": (pull, [knn_repository_arn]), "EcrLogin": (["ecr:GetAuthorizationToken"], ["*"])})
 
     def _grant_logs_and_metrics(self, stack: Stack, prefix: str, instance_name: str) -> dict[str, str]:
         """Grants SageMaker's log groups and metrics; returns the log groups and the stream pattern in each."""
@@ -128,20 +118,19 @@ class NotebookRole(iam.Role):
             f"/aws/sagemaker/Endpoints/{prefix}*": "*",  # one group per endpoint: <variant>/<instance id>
             "/aws/sagemaker/NotebookInstances": f"{instance_name}/*",  # LifecycleConfigOnStart, jupyter.log
         }
-        self.add_to_policy(
-            iam.PolicyStatement(
-                sid="SageMakerLogGroups",
-                actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+        grant(
+            self,
+            {
                 # CloudWatch Logs checks some group actions against `<group ARN>:*` rather than the bare ARN.
-                resources=[log_group(name) for group in streams for name in (group, f"{group}:*")],
-            )
-        )
-        self.add_to_policy(
-            iam.PolicyStatement(
-                sid="SageMakerLogStreams",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group(f"{group}:log-stream:{stream}") for group, stream in streams.items()],
-            )
+                "SageMakerLogGroups": (
+                    ["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                    [log_group(name) for group in streams for name in (group, f"{group}:*")],
+                ),
+                "SageMakerLogStreams": (
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [log_group(f"{group}:log-stream:{stream}") for group, stream in streams.items()],
+                ),
+            },
         )
         self.add_to_policy(
             iam.PolicyStatement(

@@ -1,18 +1,16 @@
 """The recommendation Lambda: the real handler, its own log group, and a role that can do one thing."""
 
-from pathlib import Path
-
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mysfits.project_files import HANDLER_DIR
 from mysfits.settings import InvokeBudget
 from stacks.constructs.acknowledgments import acknowledge, wildcard_resource
 from stacks.constructs.grants import service_role
 from stacks.constructs.log_groups import stack_log_group
 
-HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "recommendations"
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".DS_Store"]
 # The handler writes its metrics (EMF) here; it falls back to the same name when run locally without the stack.
 METRICS_NAMESPACE = "Mysfits/Recommendations"

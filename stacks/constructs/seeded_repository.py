@@ -12,7 +12,6 @@ from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BRANCH = "main"
 # CloudFormation refuses an initial code archive over 20 MB compressed ("Code archive supplied cannot be more than
 # 20 MB compressed"; the quotas page says GB), and CodeCommit's file APIs stop at 6 MB a file. The seed keeps to

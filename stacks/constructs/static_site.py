@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from mysfits.project_files import CATALOG_DIR, CATALOG_PATH, WEB_DIR
+from mysfits.project_files import CATALOG_PATH, WEB_DIR
 from mysfits.settings import CONTENT_SECURITY_POLICY, api_path
 from stacks.constructs.acknowledgments import acknowledge, arn_of, managed_policy, wildcard_resource
 from stacks.constructs.buckets import PrivateBucket
@@ -90,7 +90,7 @@ class StaticSite(Construct):
             sources=[
                 s3deploy.Source.asset(str(WEB_DIR)),
                 # The catalog ships from the Lambda package so the site and the handler can never disagree.
-                s3deploy.Source.asset(str(CATALOG_DIR), exclude=["*", f"!{CATALOG_PATH.name}"]),
+                s3deploy.Source.asset(str(CATALOG_PATH.parent), exclude=["*", f"!{CATALOG_PATH.name}"]),
             ],
             destination_bucket=self.bucket,
             distribution=self.distribution,
